@@ -1,0 +1,1 @@
+"""Guard's HTTP API (FastAPI)."""

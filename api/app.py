@@ -1,0 +1,40 @@
+"""The app factory: settings, keys and database are built here, never at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.logging import configure_logging
+from api.metrics import Metrics
+from api.middleware import GuardMiddleware
+from api.routers import auth, ops, users
+from guard import __version__
+from guard.clock import Clock
+from guard.runtime import Runtime, build_runtime
+from guard.settings import Settings, load_settings
+
+ROUTERS = (ops.router, auth.router, users.router)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, runtime: Runtime | None = None
+) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else load_settings())
+    configure_logging(level=settings.log_level, json_logs=settings.log_json)
+    runtime = runtime or build_runtime(settings, clock=clock)
+    app = FastAPI(
+        title="Guard", version=__version__, description="Customer-document broker and leaver guard."
+    )
+    app.state.runtime = runtime
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(
+        GuardMiddleware,
+        metrics=app.state.metrics,
+        json_limit=settings.http.max_body_bytes,
+        upload_limit=settings.http.upload_max_bytes,
+    )
+    return app

@@ -1,0 +1,79 @@
+"""Login, refresh, logout and the caller's own profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from api.deps import ClientDep, NowDep, PrincipalDep, RuntimeDep, SessionDep
+from api.routers.users import UserOut, user_out
+from api.schemas import Strict
+from guard.auth import service
+from guard.people.service import get_user
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginIn(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class TokenPairOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 (a scheme name, not a secret)
+    expires_in: int
+
+
+def _pair_out(pair: service.TokenPair) -> TokenPairOut:
+    return TokenPairOut(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/auth/login", response_model=TokenPairOut)
+def login(
+    body: LoginIn, session: SessionDep, runtime: RuntimeDep, client: ClientDep, now: NowDep
+) -> TokenPairOut:
+    pair = service.login(
+        session=session,
+        passwords=runtime.passwords,
+        codec=runtime.codec,
+        username=body.username,
+        password=body.password,
+        client=client,
+        now=now,
+        refresh_lifetime=runtime.refresh_lifetime,
+    )
+    return _pair_out(pair)
+
+
+@router.post("/auth/refresh", response_model=TokenPairOut)
+def refresh(
+    body: RefreshIn, session: SessionDep, runtime: RuntimeDep, client: ClientDep, now: NowDep
+) -> TokenPairOut:
+    pair = service.refresh(
+        session=session,
+        codec=runtime.codec,
+        refresh_token=body.refresh_token,
+        client=client,
+        now=now,
+        refresh_lifetime=runtime.refresh_lifetime,
+    )
+    return _pair_out(pair)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Response:
+    service.logout(session=session, principal=principal, now=now)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserOut)
+def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
+    return user_out(get_user(session=session, user_id=principal.user_id), session=session)

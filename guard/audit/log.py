@@ -1,0 +1,117 @@
+"""Appending to the audit log.
+
+`record()` stages an entry on the caller's session; the entries are chained and inserted when that
+session commits (a `before_commit` hook), under the chain-head lock. Taking the head lock last, just
+before commit, keeps it short and means no other row lock is ever requested while it is held, so
+appends cannot deadlock with business updates. If the insert fails, the commit fails and the business
+change rolls back with it: nothing happens without its audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from guard.audit.chain import canonical_body, entry_hash
+from guard.audit.models import AuditEntry, AuditHead
+from guard.errors import Unavailable
+
+PENDING_KEY = "guard.audit.pending"
+HEAD_ID = 1
+
+
+@dataclass
+class PendingEntry:
+    ts: datetime
+    actor: str
+    action: str
+    target: str
+    payload: dict[str, Any]
+    seq: int | None = field(default=None)
+    hash: str | None = field(default=None)
+
+
+def record(
+    *,
+    session: Session,
+    actor: str,
+    action: str,
+    target: str = "",
+    payload: dict[str, Any] | None = None,
+    ts: datetime | None = None,
+) -> PendingEntry:
+    """Stage one audit entry in the caller's transaction. Its `seq` is known once the session commits."""
+    entry = PendingEntry(
+        ts=(ts or datetime.now(UTC)).astimezone(UTC),
+        actor=actor,
+        action=action,
+        target=target,
+        payload=dict(payload or {}),
+    )
+    session.info.setdefault(PENDING_KEY, []).append(entry)
+    return entry
+
+
+def discard_pending(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def flush_pending(session: Session) -> list[PendingEntry]:
+    """Chain and insert the staged entries now (normally called by the commit hook)."""
+    pending: list[PendingEntry] = session.info.pop(PENDING_KEY, [])
+    if not pending:
+        return []
+    session.flush()
+    head_query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+    if session.get_bind().dialect.name != "sqlite":
+        head_query = head_query.with_for_update()  # SQLite: BEGIN IMMEDIATE already holds the write lock
+    head = session.execute(head_query).one_or_none()
+    if head is None:
+        raise Unavailable("the audit log has no chain head; run `guard init` to migrate the database")
+    seq, prev = head.seq, head.hash
+    rows = []
+    for entry in pending:
+        seq += 1
+        body = canonical_body(
+            ts=entry.ts, actor=entry.actor, action=entry.action, target=entry.target, payload=entry.payload
+        )
+        digest = entry_hash(seq, prev, body)
+        rows.append(
+            {
+                "seq": seq,
+                "ts": entry.ts,
+                "actor": entry.actor,
+                "action": entry.action,
+                "target": entry.target,
+                "body": body.decode(),
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        entry.seq, entry.hash = seq, digest
+        prev = digest
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev))
+    return pending
+
+
+def _before_commit(session: Session) -> None:
+    if session.info.get(PENDING_KEY):
+        flush_pending(session)
+
+
+def install_hooks() -> None:
+    """Attach the commit hook to every Session (idempotent)."""
+    from sqlalchemy import event
+
+    if not event.contains(Session, "before_commit", _before_commit):
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+
+
+def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
+    discard_pending(session)

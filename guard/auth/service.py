@@ -1,0 +1,257 @@
+"""Login, refresh rotation with reuse detection, logout, and authenticating each request.
+
+Every authenticated request reads the person's status and token_version from the database, so a
+suspension, a termination or a logout is effective on the next request in every worker process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from guard.audit.log import record
+from guard.auth.models import RefreshToken, RevokedAccessToken
+from guard.auth.passwords import Passwords
+from guard.auth.tokens import AccessClaims, TokenCodec
+from guard.db import new_id
+from guard.errors import Unauthenticated
+from guard.people.models import ApiKey, User
+from guard.people.service import hash_secret
+from guard.types import WORKING_STATUSES
+
+REFRESH_PREFIX = "rt_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting on this request."""
+
+    user_id: str
+    username: str
+    roles: frozenset[str]
+    status: str
+    via: str  # "token" or "api_key"
+    jti: str | None = None
+    family_id: str | None = None
+    token_expires: datetime | None = None
+
+    def has_any(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    address: str | None
+    user_agent: str | None
+
+    def as_payload(self) -> dict[str, str | None]:
+        return {"client": self.address, "user_agent": self.user_agent}
+
+
+def _new_refresh(
+    *, session: Session, user: User, family_id: str, now: datetime, lifetime: timedelta
+) -> tuple[RefreshToken, str]:
+    plaintext = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    token = RefreshToken(
+        user_id=user.id,
+        family_id=family_id,
+        token_hash=hash_secret(plaintext),
+        issued_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(token)
+    return token, plaintext
+
+
+def _pair(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    user: User,
+    family_id: str,
+    now: datetime,
+    refresh_lifetime: timedelta,
+) -> TokenPair:
+    _, refresh_plain = _new_refresh(
+        session=session, user=user, family_id=family_id, now=now, lifetime=refresh_lifetime
+    )
+    access, _ = codec.issue(user_id=user.id, token_version=user.token_version, family_id=family_id, now=now)
+    return TokenPair(access, refresh_plain, int(codec.lifetime.total_seconds()))
+
+
+def login(
+    *,
+    session: Session,
+    passwords: Passwords,
+    codec: TokenCodec,
+    username: str,
+    password: str,
+    client: ClientInfo,
+    now: datetime,
+    refresh_lifetime: timedelta,
+) -> TokenPair:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    password_ok = passwords.verify(user.password_hash if user else None, password)
+    if user is None or not password_ok or user.status not in WORKING_STATUSES:
+        reason = (
+            "unknown user"
+            if user is None
+            else ("bad password" if not password_ok else f"status {user.status}")
+        )
+        record(
+            session=session,
+            actor=username[:200],
+            action="auth.login_failed",
+            target=f"user:{username[:64]}",
+            payload={"reason": reason, **client.as_payload()},
+            ts=now,
+        )
+        raise Unauthenticated("wrong username or password, or the account is not active", keep_changes=True)
+    pair = _pair(
+        session=session,
+        codec=codec,
+        user=user,
+        family_id=new_id(),
+        now=now,
+        refresh_lifetime=refresh_lifetime,
+    )
+    record(
+        session=session,
+        actor=user.username,
+        action="auth.login",
+        target=f"user:{user.username}",
+        payload=client.as_payload(),
+        ts=now,
+    )
+    return pair
+
+
+def _revoke_family(*, session: Session, family_id: str, now: datetime) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def refresh(
+    *,
+    session: Session,
+    codec: TokenCodec,
+    refresh_token: str,
+    client: ClientInfo,
+    now: datetime,
+    refresh_lifetime: timedelta,
+) -> TokenPair:
+    # Lock the row so two concurrent uses of one token cannot both rotate it.
+    stored = session.scalars(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_secret(refresh_token)).with_for_update()
+    ).first()
+    if stored is None:
+        raise Unauthenticated("unknown refresh token; log in again")
+    user = session.get(User, stored.user_id)
+    assert user is not None  # foreign key
+    if stored.used_at is not None:
+        # A replaced token came back: someone holds a copy. Kill the whole family.
+        _revoke_family(session=session, family_id=stored.family_id, now=now)
+        record(
+            session=session,
+            actor=user.username,
+            action="auth.refresh_reuse",
+            target=f"user:{user.username}",
+            payload={"family": stored.family_id, **client.as_payload()},
+            ts=now,
+        )
+        raise Unauthenticated(
+            "this refresh token was already used; every session it belongs to has been ended",
+            keep_changes=True,
+        )
+    if stored.revoked_at is not None or stored.expires_at <= now or user.status not in WORKING_STATUSES:
+        raise Unauthenticated("the refresh token is no longer valid; log in again")
+    stored.used_at = now
+    pair = _pair(
+        session=session,
+        codec=codec,
+        user=user,
+        family_id=stored.family_id,
+        now=now,
+        refresh_lifetime=refresh_lifetime,
+    )
+    record(
+        session=session,
+        actor=user.username,
+        action="auth.refresh",
+        target=f"user:{user.username}",
+        payload={"family": stored.family_id, **client.as_payload()},
+        ts=now,
+    )
+    return pair
+
+
+def logout(*, session: Session, principal: Principal, now: datetime) -> None:
+    if principal.jti and principal.token_expires:
+        session.add(RevokedAccessToken(jti=principal.jti, expires_at=principal.token_expires))
+    if principal.family_id:
+        _revoke_family(session=session, family_id=principal.family_id, now=now)
+    record(
+        session=session,
+        actor=principal.username,
+        action="auth.logout",
+        target=f"user:{principal.username}",
+        payload={"family": principal.family_id},
+        ts=now,
+    )
+
+
+def _principal(user: User | None, *, via: str, claims: AccessClaims | None = None) -> Principal:
+    if user is None or user.status not in WORKING_STATUSES:
+        raise Unauthenticated("the account behind these credentials is not active")
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        roles=frozenset(user.roles),
+        status=user.status,
+        via=via,
+        jti=claims.jti if claims else None,
+        family_id=claims.fam if claims else None,
+        token_expires=claims.exp if claims else None,
+    )
+
+
+def authenticate_bearer(*, session: Session, codec: TokenCodec, token: str, now: datetime) -> Principal:
+    claims = codec.decode(token, now=now)
+    row = session.execute(
+        select(User, RevokedAccessToken.jti)
+        .outerjoin(RevokedAccessToken, RevokedAccessToken.jti == claims.jti)
+        .where(User.id == claims.sub)
+    ).first()
+    if row is None:
+        raise Unauthenticated("the access token names no known person")
+    user, revoked_jti = row
+    if revoked_jti is not None:
+        raise Unauthenticated("this access token was logged out")
+    if user.token_version != claims.ver:
+        raise Unauthenticated("this access token has been revoked; log in again")
+    return _principal(user, via="token", claims=claims)
+
+
+def authenticate_api_key(*, session: Session, key: str, now: datetime) -> Principal:
+    row = session.execute(
+        select(User, ApiKey.revoked_at)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_secret(key))
+    ).first()
+    if row is None or row[1] is not None:
+        raise Unauthenticated("unknown or revoked API key")
+    return _principal(row[0], via="api_key")

@@ -1,0 +1,104 @@
+"""Access tokens: EdDSA-signed JWTs with a `kid` from a fixed key set and one accepted algorithm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from guard.db import new_id
+from guard.errors import Unauthenticated
+from guard.keys import SigningKey
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["sub", "iat", "exp", "aud", "iss", "jti", "ver"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    sub: str
+    jti: str
+    ver: int
+    fam: str | None
+    exp: datetime
+
+
+class TokenCodec:
+    def __init__(
+        self,
+        *,
+        signing: SigningKey,
+        public_keys: dict[str, Ed25519PublicKey],
+        issuer: str,
+        audience: str,
+        lifetime: timedelta,
+        leeway: timedelta,
+    ) -> None:
+        self._signing = signing
+        self._public = dict(public_keys)
+        self.issuer = issuer
+        self.audience = audience
+        self.lifetime = lifetime
+        self.leeway = leeway
+
+    def issue(
+        self, *, user_id: str, token_version: int, family_id: str | None, now: datetime
+    ) -> tuple[str, str]:
+        jti = new_id()
+        claims: dict[str, Any] = {
+            "sub": user_id,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+            "aud": self.audience,
+            "iss": self.issuer,
+            "jti": jti,
+            "ver": token_version,
+        }
+        if family_id:
+            claims["fam"] = family_id
+        token = jwt.encode(
+            claims, self._signing.private, algorithm=ALGORITHM, headers={"kid": self._signing.kid}
+        )
+        return token, jti
+
+    def decode(self, token: str, *, now: datetime) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("the access token is malformed") from exc
+        kid = header.get("kid")
+        key = self._public.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthenticated("the access token was signed by an unknown key")
+        if header.get("alg") != ALGORITHM:
+            raise Unauthenticated("the access token uses an algorithm that is not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                # Expiry is checked below against Guard's clock, which tests and drills can move.
+                options={"require": REQUIRED_CLAIMS, "verify_iat": False, "verify_exp": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"the access token is not valid: {exc}") from exc
+        exp = claims["exp"]
+        if not isinstance(exp, int) or exp + self.leeway.total_seconds() < now.timestamp():
+            raise Unauthenticated("the access token has expired; refresh it or log in again")
+        ver, sub, jti = claims["ver"], claims["sub"], claims["jti"]
+        if not isinstance(ver, int) or not isinstance(sub, str) or not isinstance(jti, str):
+            raise Unauthenticated("the access token carries malformed claims")
+        fam = claims.get("fam")
+        return AccessClaims(
+            sub=sub,
+            jti=jti,
+            ver=ver,
+            fam=fam if isinstance(fam, str) else None,
+            exp=datetime.fromtimestamp(exp, tz=now.tzinfo),
+        )

@@ -1,0 +1,63 @@
+"""What every CLI command shares: settings, runtime, one transaction, error to exit-code mapping."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy.orm import Session
+
+from guard.db import transaction
+from guard.errors import ConfigError, Conflict, GuardError, InvalidInput, NotFound
+from guard.runtime import Runtime, build_runtime
+from guard.settings import Settings, load_settings
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+USAGE_ERRORS = (InvalidInput, NotFound, Conflict, ConfigError)
+CLI_ACTOR = "cli"
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def runtime() -> Runtime:
+    return build_runtime(settings())
+
+
+@contextmanager
+def unit_of_work(rt: Runtime) -> Iterator[Session]:
+    with transaction(rt.db.write) as session:
+        yield session
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def exit_code_for(exc: GuardError) -> int:
+    return EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_PROBLEM
+
+
+def run_guarded(app: typer.Typer) -> None:
+    """Run the CLI; domain errors become a one-line message and the right exit status."""
+    try:
+        app(standalone_mode=False)
+    except GuardError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        sys.exit(exit_code_for(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(EXIT_PROBLEM)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        raise

@@ -1,0 +1,117 @@
+"""The `guard` command."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import typer
+from sqlalchemy import select
+
+from guard import keys as keyring
+from guard.cli import users
+from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings
+from guard.db import transaction
+from guard.migrate import upgrade
+from guard.people.models import User
+from guard.people.service import create_user
+from guard.runtime import build_runtime, open_db
+
+app = typer.Typer(
+    help="Guard: brokers, rations and audits every look at a customer document.", no_args_is_help=True
+)
+app.add_typer(users.app, name="users")
+keys_app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _first_admin_password() -> tuple[str, bool]:
+    """From GUARD_ADMIN_PASSWORD, else a prompt on a terminal, else generated (and printed once)."""
+    configured = settings().admin_password
+    if configured is not None:
+        return configured.get_secret_value(), False
+    if sys.stdin.isatty():
+        return typer.prompt("Password for the first admin", hide_input=True, confirmation_prompt=True), False
+    return secrets.token_urlsafe(18), True
+
+
+@app.command()
+def init(
+    admin_username: str = typer.Option("admin", help="Username of the first admin"),
+    admin_email: str = typer.Option("admin@example.com", help="Email of the first admin"),
+) -> None:
+    """Migrate the database, create missing keys and the first admin. Safe to run again."""
+    cfg = settings()
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    for created in keyring.ensure_keys(cfg.keys_path):
+        typer.echo(f"created {created} in {cfg.keys_path}")
+    for folder in (cfg.vault_path, cfg.hr_inbox_path):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = open_db(cfg)
+    upgrade(db.engine)
+    typer.echo(f"database ready at {db.engine.url.render_as_string(hide_password=True)}")
+    rt = build_runtime(cfg)
+    with transaction(rt.db.write) as session:
+        admins = [u for u in session.scalars(select(User)) if "admin" in u.roles]
+        if admins:
+            return
+        password, generated = _first_admin_password()
+        create_user(
+            session=session,
+            actor=CLI_ACTOR,
+            username=admin_username,
+            display_name="Administrator",
+            email=admin_email,
+            roles=["admin"],
+            password=password,
+            passwords=rt.passwords,
+            now=rt.clock.now(),
+        )
+    typer.echo(f"created the first admin {admin_username!r}")
+    if generated:
+        typer.echo(f"its password (shown once, change it): {password}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port to listen on"),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes (use PostgreSQL for more than one)"),
+) -> None:
+    """Migrate, then serve the API."""
+    import uvicorn
+
+    cfg = settings()
+    runtime = build_runtime(cfg)  # refuses to start on missing or placeholder keys
+    upgrade(runtime.db.engine)
+    if workers > 1 and runtime.db.is_sqlite:
+        typer.echo(
+            "note: several workers on SQLite serialise every write; PostgreSQL scales better", err=True
+        )
+    runtime.close()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level=cfg.log_level.lower(),
+    )
+
+
+@keys_app.command("rotate")
+def rotate(purpose: str = typer.Argument("jwt", help="jwt or audit")) -> None:
+    """Make a new active signing key; older public keys stay usable for verification."""
+    if purpose not in keyring.PURPOSES:
+        fail("purpose must be 'jwt' or 'audit'")
+    kid = keyring.rotate(settings().keys_path, purpose)  # type: ignore[arg-type]
+    typer.echo(f"new active {purpose} key {kid}; restart Guard to sign with it")
+
+
+def main() -> None:
+    run_guarded(app)
+
+
+if __name__ == "__main__":
+    main()

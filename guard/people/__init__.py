@@ -1,0 +1,1 @@
+"""People: accounts, roles, status, API keys."""

@@ -1,0 +1,222 @@
+"""People: create, find, change, suspend; API keys for machine clients."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from guard.audit.log import record
+from guard.auth.models import RefreshToken
+from guard.auth.passwords import Passwords
+from guard.errors import Conflict, InvalidInput, NotFound
+from guard.people.models import ApiKey, User
+from guard.types import Role, Status
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+API_KEY_PREFIX = "gk_"
+MIN_PASSWORD_LENGTH = 12
+ADMIN_SETTABLE_STATUSES = frozenset({Status.ACTIVE, Status.SUSPENDED})
+
+
+def hash_secret(value: str) -> str:
+    """API keys and refresh tokens are random and long, so a fast hash is enough to store them."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _check_roles(roles: Iterable[str]) -> list[str]:
+    result = []
+    for role in roles:
+        if role not in Role.__members__.values():
+            allowed = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {role!r}; roles are: {allowed}")
+        if role not in result:
+            result.append(role)
+    return result
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+
+
+def get_user(*, session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no person with id {user_id!r}")
+    return user
+
+
+def find_user(*, session: Session, ref: str) -> User:
+    """A person named by username, email or employee id."""
+    user = session.scalars(
+        select(User).where(or_(User.username == ref, User.email == ref.lower(), User.employee_id == ref))
+    ).first()
+    if user is None:
+        raise NotFound(f"no person with username, email or employee id {ref!r}")
+    return user
+
+
+def list_users(*, session: Session, status: str | None = None, role: str | None = None) -> list[User]:
+    query = select(User).order_by(User.username)
+    if status:
+        query = query.where(User.status == status)
+    users = list(session.scalars(query))
+    return [u for u in users if role in u.roles] if role else users
+
+
+def create_user(
+    *,
+    session: Session,
+    actor: str,
+    username: str,
+    display_name: str,
+    email: str,
+    roles: list[str],
+    now: datetime,
+    passwords: Passwords,
+    department: str = "",
+    password: str | None = None,
+    manager: str | None = None,
+    employee_id: str | None = None,
+) -> User:
+    if not USERNAME.match(username):
+        raise InvalidInput("username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
+    if not EMAIL.match(email):
+        raise InvalidInput(f"{email!r} is not an email address")
+    roles = _check_roles(roles or [Role.STAFF])
+    identities = [User.username == username, User.email == email.lower()]
+    if employee_id:
+        identities.append(User.employee_id == employee_id)
+    if session.scalars(select(User.username).where(or_(*identities))).first() is not None:
+        raise Conflict("a person with that username, email or employee id already exists")
+    manager_user = find_user(session=session, ref=manager) if manager else None
+    if password is not None:
+        check_password_strength(password)
+    user = User(
+        username=username,
+        display_name=display_name,
+        email=email.lower(),
+        employee_id=employee_id,
+        department=department,
+        manager_id=manager_user.id if manager_user else None,
+        roles=roles,
+        status=Status.ACTIVE.value,
+        token_version=1,
+        password_hash=passwords.hash(password) if password else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action="user.create",
+        target=f"user:{username}",
+        payload={"roles": roles, "department": department, "manager": manager, "employee_id": employee_id},
+        ts=now,
+    )
+    return user
+
+
+def revoke_sessions(*, session: Session, user: User, now: datetime) -> None:
+    """Every token the person holds stops working on its next use, in every worker."""
+    user.token_version += 1
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def update_user(
+    *,
+    session: Session,
+    actor: str,
+    user_id: str,
+    now: datetime,
+    roles: list[str] | None = None,
+    status: str | None = None,
+    manager: str | None = None,
+    display_name: str | None = None,
+    department: str | None = None,
+) -> User:
+    user = get_user(session=session, user_id=user_id)
+    changes: dict[str, Any] = {}
+    if roles is not None:
+        new_roles = _check_roles(roles)
+        if new_roles != user.roles:
+            changes["roles"] = {"from": user.roles, "to": new_roles}
+            user.roles = new_roles
+    if status is not None and status != user.status:
+        if status not in ADMIN_SETTABLE_STATUSES:
+            raise InvalidInput(
+                "status can be set to 'active' or 'suspended' here; notice and departure come from HR"
+            )
+        if user.status == Status.DEPARTED:
+            raise InvalidInput(f"{user.username} has departed; a departed person cannot be reactivated")
+        changes["status"] = {"from": user.status, "to": status}
+        user.status = status
+        if status == Status.SUSPENDED:
+            revoke_sessions(session=session, user=user, now=now)
+    if manager is not None:
+        manager_user = find_user(session=session, ref=manager)
+        if manager_user.id == user.id:
+            raise InvalidInput("a person cannot be their own manager")
+        if manager_user.id != user.manager_id:
+            changes["manager"] = {"to": manager_user.username}
+            user.manager_id = manager_user.id
+    if display_name is not None and display_name != user.display_name:
+        changes["display_name"] = {"from": user.display_name, "to": display_name}
+        user.display_name = display_name
+    if department is not None and department != user.department:
+        changes["department"] = {"from": user.department, "to": department}
+        user.department = department
+    if changes:
+        user.updated_at = now
+        session.flush()
+        record(
+            session=session,
+            actor=actor,
+            action="user.update",
+            target=f"user:{user.username}",
+            payload=changes,
+            ts=now,
+        )
+    return user
+
+
+def create_api_key(
+    *, session: Session, actor: str, user_id: str, name: str, now: datetime
+) -> tuple[ApiKey, str]:
+    """Returns the stored key and the plaintext, which is shown once and never stored."""
+    user = get_user(session=session, user_id=user_id)
+    if not name.strip():
+        raise InvalidInput("an API key needs a name saying what uses it")
+    plaintext = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        user_id=user.id,
+        name=name.strip(),
+        prefix=plaintext[:10],
+        key_hash=hash_secret(plaintext),
+        created_at=now,
+    )
+    session.add(key)
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action="apikey.create",
+        target=f"user:{user.username}",
+        payload={"key_id": key.id, "name": key.name, "prefix": key.prefix},
+        ts=now,
+    )
+    return key, plaintext

@@ -1,0 +1,71 @@
+"""Everything a running Guard needs, built once from settings by the app factory or the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from guard.audit.log import install_hooks
+from guard.auth.passwords import Passwords
+from guard.auth.tokens import TokenCodec
+from guard.clock import Clock, make_clock
+from guard.db import Database, open_database
+from guard.keys import Keyring, load_keyring
+from guard.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    codec: TokenCodec
+    passwords: Passwords
+    clock: Clock
+
+    @property
+    def refresh_lifetime(self) -> timedelta:
+        return timedelta(days=self.settings.auth.refresh_token_days)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_db(settings: Settings) -> Database:
+    install_hooks()
+    return open_database(
+        settings.sqlalchemy_url,
+        busy_timeout_ms=settings.sqlite.busy_timeout_ms,
+        synchronous=settings.sqlite.synchronous,
+    )
+
+
+def make_passwords(settings: Settings) -> Passwords:
+    auth = settings.auth
+    return Passwords(
+        time_cost=auth.argon2_time_cost,
+        memory_kib=auth.argon2_memory_kib,
+        parallelism=auth.argon2_parallelism,
+    )
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Load keys first: a missing or placeholder key refuses to start with a clear message."""
+    master_override = settings.master_key.get_secret_value() if settings.master_key else None
+    keyring = load_keyring(settings.keys_path, master_key_override=master_override)
+    codec = TokenCodec(
+        signing=keyring.jwt_signing,
+        public_keys=keyring.jwt_public,
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        lifetime=timedelta(minutes=settings.auth.access_token_minutes),
+        leeway=timedelta(seconds=settings.auth.leeway_seconds),
+    )
+    return Runtime(
+        settings=settings,
+        db=open_db(settings),
+        keyring=keyring,
+        codec=codec,
+        passwords=make_passwords(settings),
+        clock=clock or make_clock(settings.clock_file),
+    )

@@ -1,0 +1,153 @@
+"""Settings: `config/guard.yaml` for defaults, `GUARD_*` environment variables on top.
+
+Built by `load_settings()` in the app factory and the CLI, never at import time.
+Nested values use a double underscore: `GUARD_AUTH__ACCESS_TOKEN_MINUTES=5`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from guard.errors import ConfigError
+
+REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "password", "placeholder", "todo", "xxx", "admin"}
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuthSettings(Section):
+    issuer: str = "guard"
+    audience: str = "guard-api"
+    access_token_minutes: int = Field(10, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(7, ge=1, le=90)
+    leeway_seconds: int = Field(10, ge=0, le=120)
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+    argon2_parallelism: int = Field(1, ge=1)
+
+
+class HttpSettings(Section):
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    upload_max_bytes: int = Field(25 * 1_048_576, ge=1024)
+
+
+class SqliteSettings(Section):
+    busy_timeout_ms: int = Field(30_000, ge=0)
+    synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+
+
+class ForwarderSettings(Section):
+    name: str
+    kind: Literal["syslog", "webhook"]
+    # syslog: host, port, protocol; webhook: url
+    host: str = "127.0.0.1"
+    port: int = 514
+    protocol: Literal["udp", "tcp"] = "udp"
+    url: str | None = None
+    timeout_seconds: float = 2.0
+    batch_size: int = Field(200, ge=1)
+
+
+class AuditSettings(Section):
+    log_id: str = "guard-audit"
+    checkpoint_every_entries: int = Field(1000, ge=1)
+    checkpoint_every_seconds: int = Field(60, ge=1)
+    witness_path: Path | None = None
+    forwarders: list[ForwarderSettings] = []
+    forward_max_backoff_seconds: float = Field(60.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GUARD_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    home: Path = Path("var")
+    database_url: str | None = None
+    config_dir: Path = REPO_CONFIG_DIR
+    keys_dir: Path | None = None
+    vault_dir: Path | None = None
+    hr_inbox_dir: Path | None = None
+    clock_file: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    admin_password: SecretStr | None = None
+    master_key: SecretStr | None = None
+    background_workers: bool = True
+
+    auth: AuthSettings = AuthSettings()
+    http: HttpSettings = HttpSettings()
+    sqlite: SqliteSettings = SqliteSettings()
+    audit: AuditSettings = AuditSettings()
+
+    @field_validator("admin_password", "master_key")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; set a real secret or leave it unset")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = Path(os.environ.get("GUARD_CONFIG_FILE", REPO_CONFIG_DIR / "guard.yaml"))
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+
+    # Derived locations: everything Guard writes lives under `home` unless told otherwise.
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'guard.db').resolve()}"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_dir or self.home / "keys"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.vault_dir or self.home / "vault"
+
+    @property
+    def hr_inbox_path(self) -> Path:
+        return self.hr_inbox_dir or self.home / "hr-inbox"
+
+    @property
+    def witness_path(self) -> Path:
+        return self.audit.witness_path or self.home / "audit-witness.jsonl"
+
+    @property
+    def policies_path(self) -> Path:
+        return self.config_dir / "policies"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation failures into a ConfigError that names the field."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
