@@ -67,7 +67,9 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def pg_people(postgres_url: str, guard_home: Path, clock: FixedClock) -> Iterator[People]:
     """`people` on the PostgreSQL schema of `postgres_url`."""
-    settings = load_settings(home=guard_home, database_url=postgres_url, log_json=False, auth=FAST_ARGON2)
+    settings = load_settings(
+        home=guard_home, database_url=postgres_url, log_json=False, auth=FAST_ARGON2, background_workers=False
+    )
     rt = build_runtime(settings, clock=clock)
     with TestClient(create_app(runtime=rt)) as test_client:
         yield People(test_client, rt)
@@ -84,7 +86,9 @@ def guard_home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(guard_home: Path, db_url: str) -> Settings:
-    return load_settings(home=guard_home, database_url=db_url, log_json=False, auth=FAST_ARGON2)
+    return load_settings(
+        home=guard_home, database_url=db_url, log_json=False, auth=FAST_ARGON2, background_workers=False
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""What runs beside the API inside `guard serve`: periodic jobs and filesystem watchers.
+
+Each area contributes its jobs and watchers here; the app factory starts them on start-up and stops them
+on shutdown (only when `background_workers` is on, which tests switch off unless they need it).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from guard.background import BackgroundRunner, Job
+from guard.leader import LeaderLock
+from guard.runtime import Runtime
+
+
+class Daemon(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def build_jobs(runtime: Runtime) -> list[Job]:
+    jobs: list[Job] = []
+    return jobs
+
+
+def build_watchers(runtime: Runtime) -> list[Daemon]:
+    watchers: list[Daemon] = []
+    return watchers
+
+
+def build_daemons(runtime: Runtime) -> list[Daemon]:
+    leader = LeaderLock(engine=runtime.db.engine, home=runtime.settings.home)
+    return [BackgroundRunner(jobs=build_jobs(runtime), leader=leader), *build_watchers(runtime)]

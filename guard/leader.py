@@ -1,0 +1,80 @@
+"""Leadership for background work that must run in one worker at a time (sweeps, detection, checkpoints).
+
+PostgreSQL: a session-level advisory lock held on a dedicated connection, so it works across hosts and is
+released by the server if the holder dies. SQLite (one host by nature): an exclusive `flock` on a file in
+GUARD_HOME, released by the kernel when the process exits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import zlib
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Connection, Engine, text
+
+
+class LeaderLock:
+    def __init__(self, *, engine: Engine, home: Path, name: str = "guard-leader") -> None:
+        self._engine = engine
+        self._path = home / f".{name}.lock"
+        self._key = zlib.crc32(name.encode())
+        self._file: IO[str] | None = None
+        self._connection: Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None or self._connection is not None
+
+    def try_acquire(self) -> bool:
+        if self.held:
+            return True
+        if self._engine.dialect.name == "postgresql":
+            connection = self._engine.connect()
+            got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
+            connection.commit()
+            if got:
+                self._connection = connection
+            else:
+                connection.close()
+            return got
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._file = handle
+        return True
+
+    def still_held(self) -> bool:
+        """For PostgreSQL, check the connection that holds the lock is alive; drop leadership if not."""
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT 1"))
+                self._connection.commit()
+            except Exception:
+                self.release()
+                return False
+        return self.held
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                self._connection.commit()
+                self._connection.close()
+            except Exception:  # the connection is gone; so is the lock
+                self._connection.invalidate()
+            self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
