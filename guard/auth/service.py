@@ -103,7 +103,7 @@ def login(
 ) -> TokenPair:
     user = session.scalars(select(User).where(User.username == username)).first()
     password_ok = passwords.verify(user.password_hash if user else None, password)
-    if user is None or not password_ok or user.status not in WORKING_STATUSES:
+    if user is None or not password_ok or not can_act(user, now):
         reason = (
             "unknown user"
             if user is None
@@ -177,7 +177,7 @@ def refresh(
             "this refresh token was already used; every session it belongs to has been ended",
             keep_changes=True,
         )
-    if stored.revoked_at is not None or stored.expires_at <= now or user.status not in WORKING_STATUSES:
+    if stored.revoked_at is not None or stored.expires_at <= now or not can_act(user, now):
         raise Unauthenticated("the refresh token is no longer valid; log in again")
     stored.used_at = now
     pair = _pair(
@@ -214,8 +214,13 @@ def logout(*, session: Session, principal: Principal, now: datetime) -> None:
     )
 
 
-def _principal(user: User | None, *, via: str, claims: AccessClaims | None = None) -> Principal:
-    if user is None or user.status not in WORKING_STATUSES:
+def can_act(user: User, now: datetime) -> bool:
+    """Working status, and not past the end of a reported last working day."""
+    return user.status in WORKING_STATUSES and (user.access_ends_at is None or now < user.access_ends_at)
+
+
+def _principal(user: User | None, *, now: datetime, via: str, claims: AccessClaims | None = None) -> Principal:
+    if user is None or not can_act(user, now):
         raise Unauthenticated("the account behind these credentials is not active")
     return Principal(
         user_id=user.id,
@@ -243,7 +248,7 @@ def authenticate_bearer(*, session: Session, codec: TokenCodec, token: str, now:
         raise Unauthenticated("this access token was logged out")
     if user.token_version != claims.ver:
         raise Unauthenticated("this access token has been revoked; log in again")
-    return _principal(user, via="token", claims=claims)
+    return _principal(user, now=now, via="token", claims=claims)
 
 
 def authenticate_api_key(*, session: Session, key: str, now: datetime) -> Principal:
@@ -254,4 +259,4 @@ def authenticate_api_key(*, session: Session, key: str, now: datetime) -> Princi
     ).first()
     if row is None or row[1] is not None:
         raise Unauthenticated("unknown or revoked API key")
-    return _principal(row[0], via="api_key")
+    return _principal(row[0], now=now, via="api_key")

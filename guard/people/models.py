@@ -21,6 +21,11 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")
     token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # End of the last working day once HR reports a departure: from then on every credential is refused,
+    # whether or not the departure sweep has run yet.
+    access_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a detection response: every further access request needs an approval; says why.
+    approval_required_reason: Mapped[str | None] = mapped_column(String(500))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("token_version", sa.Integer(), nullable=False),
+        sa.Column("access_ends_at", UTCDateTime(), nullable=True),
+        sa.Column("approval_required_reason", sa.String(500), nullable=True),
         sa.Column("password_hash", sa.String(255), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
