@@ -219,7 +219,9 @@ def can_act(user: User, now: datetime) -> bool:
     return user.status in WORKING_STATUSES and (user.access_ends_at is None or now < user.access_ends_at)
 
 
-def _principal(user: User | None, *, now: datetime, via: str, claims: AccessClaims | None = None) -> Principal:
+def _principal(
+    user: User | None, *, now: datetime, via: str, claims: AccessClaims | None = None
+) -> Principal:
     if user is None or not can_act(user, now):
         raise Unauthenticated("the account behind these credentials is not active")
     return Principal(
