@@ -8,13 +8,13 @@ from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import Metrics
 from api.middleware import GuardMiddleware
-from api.routers import auth, ops, users
+from api.routers import auth, notifications, ops, users
 from guard import __version__
 from guard.clock import Clock
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings, load_settings
 
-ROUTERS = (ops.router, auth.router, users.router)
+ROUTERS = (ops.router, auth.router, users.router, notifications.router)
 
 
 def create_app(

@@ -15,7 +15,8 @@ from guard.errors import Forbidden, GuardError, Unauthenticated, Unavailable
 from guard.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that do no I/O are `async def` so FastAPI does not hop to the thread pool for them.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -59,7 +60,7 @@ SessionDep = Annotated[Session, Depends(_session, scope="function")]
 WRITES = {"x-writes": True}
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
@@ -69,7 +70,7 @@ def client_info(request: Request) -> ClientInfo:
 ClientDep = Annotated[ClientInfo, Depends(client_info)]
 
 
-def now(runtime: RuntimeDep) -> datetime:
+async def now(runtime: RuntimeDep) -> datetime:
     return runtime.clock.now()
 
 

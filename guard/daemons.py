@@ -10,6 +10,7 @@ from typing import Protocol
 
 from guard.background import BackgroundRunner, Job
 from guard.leader import LeaderLock
+from guard.notifications import service as notifications
 from guard.runtime import Runtime
 
 
@@ -20,8 +21,26 @@ class Daemon(Protocol):
 
 
 def build_jobs(runtime: Runtime) -> list[Job]:
-    jobs: list[Job] = []
+    jobs: list[Job] = [
+        Job(
+            "notification-webhook",
+            runtime.settings.notifications.poll_seconds,
+            lambda: deliver_webhooks(runtime),
+        ),
+    ]
     return jobs
+
+
+def deliver_webhooks(runtime: Runtime) -> None:
+    cfg = runtime.settings.notifications
+    notifications.deliver_webhooks(
+        read=runtime.db.read,
+        write=runtime.db.write,
+        url=cfg.webhook_url,
+        now=runtime.clock.now(),
+        timeout=cfg.timeout_seconds,
+        max_backoff=cfg.max_backoff_seconds,
+    )
 
 
 def build_watchers(runtime: Runtime) -> list[Daemon]:

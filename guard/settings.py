@@ -72,6 +72,13 @@ class AuditSettings(Section):
     forward_max_backoff_seconds: float = Field(60.0, gt=0)
 
 
+class NotificationSettings(Section):
+    webhook_url: str | None = None
+    timeout_seconds: float = Field(5.0, gt=0)
+    max_backoff_seconds: float = Field(300.0, gt=0)
+    poll_seconds: float = Field(2.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARD_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -94,6 +101,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     sqlite: SqliteSettings = SqliteSettings()
     audit: AuditSettings = AuditSettings()
+    notifications: NotificationSettings = NotificationSettings()
 
     @field_validator("admin_password", "master_key")
     @classmethod

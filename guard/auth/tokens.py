@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -65,6 +66,16 @@ class TokenCodec:
         return token, jti
 
     def decode(self, token: str, *, now: datetime) -> AccessClaims:
+        """Verify signature and claims (memoised per token string), then expiry against `now`."""
+        claims = self._verified(token)
+        if claims.exp.timestamp() + self.leeway.total_seconds() < now.timestamp():
+            raise Unauthenticated("the access token has expired; refresh it or log in again")
+        return claims
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one codec per process; the cache dies with it
+    def _verified(self, token: str) -> AccessClaims:
+        # A token string's signature check never changes its answer, so a verified token is not
+        # re-verified on every request; refusals are exceptions and are not cached.
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -82,17 +93,13 @@ class TokenCodec:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=self.leeway,
-                # Expiry is checked below against Guard's clock, which tests and drills can move.
+                # Expiry is checked in decode() against Guard's clock, which tests and drills can move.
                 options={"require": REQUIRED_CLAIMS, "verify_iat": False, "verify_exp": False},
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"the access token is not valid: {exc}") from exc
-        exp = claims["exp"]
-        if not isinstance(exp, int) or exp + self.leeway.total_seconds() < now.timestamp():
-            raise Unauthenticated("the access token has expired; refresh it or log in again")
-        ver, sub, jti = claims["ver"], claims["sub"], claims["jti"]
-        if not isinstance(ver, int) or not isinstance(sub, str) or not isinstance(jti, str):
+        exp, ver, sub, jti = claims["exp"], claims["ver"], claims["sub"], claims["jti"]
+        if not all(isinstance(v, int) for v in (exp, ver)) or not all(isinstance(v, str) for v in (sub, jti)):
             raise Unauthenticated("the access token carries malformed claims")
         fam = claims.get("fam")
         return AccessClaims(
@@ -100,5 +107,5 @@ class TokenCodec:
             jti=jti,
             ver=ver,
             fam=fam if isinstance(fam, str) else None,
-            exp=datetime.fromtimestamp(exp, tz=now.tzinfo),
+            exp=datetime.fromtimestamp(exp, tz=UTC),
         )
