@@ -1,0 +1,151 @@
+"""The audit log for the security team: search, export, verify."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from api.deps import WRITES, NowDep, RuntimeDep, SessionDep, require_roles
+from guard.audit import export as exports
+from guard.audit import search as searching
+from guard.audit.checkpoints import load_public_keys
+from guard.audit.verify import state_path, verify_log
+from guard.auth.service import Principal
+from guard.errors import InvalidInput
+from guard.types import Role
+
+router = APIRouter(tags=["audit"])
+SecurityDep = Annotated[Principal, Depends(require_roles(Role.SECURITY))]
+FILTERS = searching.FILTER_NAMES
+
+
+def known_parameters(*names: str) -> Callable[..., None]:
+    """A misspelt filter must not silently widen a search (or an export) to the whole log.
+    (Checked after the caller's role, so outsiders learn nothing about the parameters.)"""
+
+    def _check(request: Request, _security: SecurityDep) -> None:
+        keys = list(request.query_params.keys())
+        unknown = sorted({k for k in keys if k not in names})
+        if unknown:
+            raise InvalidInput(f"unknown parameter {unknown[0]!r}; this endpoint takes: {', '.join(names)}")
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise InvalidInput(f"give {repeated[0]!r} once")
+
+    return _check
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    ts: str | None
+    actor: str | None
+    action: str | None
+    target: str | None
+    payload: Any
+    hash: str
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    entries: int
+    verified_through: int
+    checkpoints: int
+    mode: Literal["full", "incremental"]
+    started_from: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    detail: str | None = None
+
+
+@router.get(
+    "/audit",
+    response_model=AuditPageOut,
+    dependencies=[Depends(known_parameters(*FILTERS, "cursor", "limit", "order"))],
+)
+def search_audit(
+    _security: SecurityDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    cursor: str | None = None,
+    limit: int = searching.DEFAULT_LIMIT,
+    order: Literal["asc", "desc"] = "desc",
+) -> AuditPageOut:
+    filters = searching.parse_filters(actor=actor, action=action, target=target, since=since, until=until)
+    page = searching.search(
+        session=session,
+        filters=filters,
+        key=searching.cursor_key(runtime.keyring.master_key),
+        limit=limit,
+        cursor=cursor or None,
+        order=order,
+    )
+    return AuditPageOut(entries=[AuditEntryOut(**e) for e in page.entries], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/audit/verify",
+    response_model=VerifyOut,
+    response_model_exclude_none=True,
+    dependencies=[Depends(known_parameters("full"))],
+)
+def verify_audit(
+    _security: SecurityDep, session: SessionDep, runtime: RuntimeDep, full: bool = False
+) -> VerifyOut:
+    settings = runtime.settings
+    report = verify_log(
+        session=session,
+        public_keys={**runtime.keyring.audit_public, **load_public_keys(settings.keys_path / "audit")},
+        log_id=settings.audit.log_id,
+        witness_path=settings.witness_path,
+        state_path=state_path(settings),
+        full=full,
+    )
+    return VerifyOut.model_validate(report, from_attributes=True)
+
+
+@router.get(
+    "/audit/export",
+    openapi_extra=WRITES,
+    response_class=StreamingResponse,
+    dependencies=[Depends(known_parameters(*FILTERS, "format"))],
+)
+def export_audit(
+    security: SecurityDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    format: str = "jsonl",
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> StreamingResponse:
+    filters = searching.parse_filters(actor=actor, action=action, target=target, since=since, until=until)
+    result = exports.export(
+        session=session,
+        engine=runtime.db.engine,
+        actor=security.username,
+        filters=filters,
+        fmt=format,
+        now=now,
+    )
+    return StreamingResponse(
+        result.chunks,
+        media_type=result.media_type,
+        headers={"content-disposition": f'attachment; filename="{result.filename(now)}"'},
+    )

@@ -1,0 +1,198 @@
+"""Searching the audit log: filters, keyset pagination on seq, opaque signed cursors.
+
+Each equality filter has an index that starts with that column and ends with seq (`actor, seq`, ...), so a
+page is an index range read in seq order whatever the log's size. Time bounds use the `ts` index.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import ColumnElement, Select, Table, select
+from sqlalchemy.orm import Session
+
+from guard.audit.chain import format_ts
+from guard.audit.models import AuditEntry
+from guard.errors import InvalidInput
+
+FILTER_NAMES = ("actor", "action", "target", "since", "until")
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+Order = Literal["asc", "desc"]
+_LENGTHS = {"actor": 200, "action": 100, "target": 300}
+_CURSOR_TAG = b"guard-audit-cursor-v1"
+_CURSOR = struct.Struct(">Q8s16s")  # seq, query fingerprint, MAC
+ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def as_payload(self) -> dict[str, str]:
+        values = {
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "since": format_ts(self.since) if self.since else None,
+            "until": format_ts(self.until) if self.until else None,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        c = ENTRIES.c
+        found: list[ColumnElement[bool]] = []
+        if self.actor is not None:
+            found.append(c.actor == self.actor)
+        if self.action is not None:
+            found.append(c.action == self.action)
+        if self.target is not None:
+            found.append(c.target == self.target)
+        if self.since is not None:
+            found.append(c.ts >= self.since)
+        if self.until is not None:
+            found.append(c.ts < self.until)
+        return found
+
+    def fingerprint(self, order: str) -> bytes:
+        return hashlib.sha256(orjson.dumps([self.as_payload(), order], option=orjson.OPT_SORT_KEYS)).digest()[
+            :8
+        ]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    entries: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def parse_time(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time with a timezone, such as 2026-03-02T09:00:00Z; got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{name} needs a timezone, such as 2026-03-02T09:00:00Z or +01:00; got {value!r}")
+    return parsed
+
+
+def parse_filters(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> AuditFilters:
+    """Empty values mean "no filter"; anything else must make sense or the whole request is refused."""
+    texts: dict[str, str | None] = {}
+    for name, raw in (("actor", actor), ("action", action), ("target", target)):
+        value = raw.strip() if raw is not None else None
+        if value and len(value) > _LENGTHS[name]:
+            raise InvalidInput(f"{name} is longer than {_LENGTHS[name]} characters, so nothing can match it")
+        texts[name] = value or None
+    start = parse_time(since, "since") if since and since.strip() else None
+    end = parse_time(until, "until") if until and until.strip() else None
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("since must be earlier than until")
+    return AuditFilters(texts["actor"], texts["action"], texts["target"], start, end)
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
+    return limit
+
+
+def cursor_key(master_key: bytes) -> bytes:
+    """A key of its own for cursors, derived from the master key (never used directly for two things)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CURSOR_TAG).derive(master_key)
+
+
+def encode_cursor(key: bytes, *, seq: int, fingerprint: bytes) -> str:
+    body = struct.pack(">Q8s", seq, fingerprint)
+    mac = hmac.new(key, _CURSOR_TAG + body, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
+
+
+def decode_cursor(key: bytes, cursor: str, *, fingerprint: bytes) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4))
+        seq, printed, mac = _CURSOR.unpack(raw)
+    except (ValueError, struct.error):
+        raise InvalidInput("the cursor is not one this server handed out; start again without it") from None
+    expected = hmac.new(key, _CURSOR_TAG + raw[:16], hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(mac, expected):
+        raise InvalidInput("the cursor is not one this server handed out; start again without it")
+    if not hmac.compare_digest(printed, fingerprint):
+        raise InvalidInput(
+            "the cursor belongs to a search with other filters or order; start again without it"
+        )
+    return int(seq)
+
+
+def entry_view(seq: int, body: str, stored_hash: str, **columns: Any) -> dict[str, Any]:
+    """An entry as users see it: what its hashed body says (falling back to the indexed copies)."""
+    try:
+        doc = orjson.loads(body)
+    except (orjson.JSONDecodeError, TypeError):
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    view = {
+        "seq": int(seq),
+        "ts": doc.get("ts", format_ts(columns["ts"]) if columns.get("ts") else None),
+        "actor": doc.get("actor", columns.get("actor")),
+        "action": doc.get("action", columns.get("action")),
+        "target": doc.get("target", columns.get("target")),
+        "payload": doc.get("payload", {}),
+        "hash": stored_hash,
+    }
+    if "prev_hash" in columns:
+        view["prev_hash"] = columns["prev_hash"]
+    return view
+
+
+def page_query(filters: AuditFilters, *, after: int | None, order: Order, limit: int) -> Select[Any]:
+    c = ENTRIES.c
+    query = select(c.seq, c.ts, c.actor, c.action, c.target, c.body, c.hash).where(*filters.conditions())
+    if after is not None:
+        query = query.where(c.seq < after if order == "desc" else c.seq > after)
+    return query.order_by(c.seq.desc() if order == "desc" else c.seq.asc()).limit(limit)
+
+
+def search(
+    *,
+    session: Session,
+    filters: AuditFilters,
+    key: bytes,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    order: Order = "desc",
+) -> SearchPage:
+    limit = check_limit(limit)
+    fingerprint = filters.fingerprint(order)
+    after = decode_cursor(key, cursor, fingerprint=fingerprint) if cursor else None
+    rows = session.execute(page_query(filters, after=after, order=order, limit=limit + 1)).all()
+    entries = [
+        entry_view(r.seq, r.body, r.hash, ts=r.ts, actor=r.actor, action=r.action, target=r.target)
+        for r in rows[:limit]
+    ]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(key, seq=entries[-1]["seq"], fingerprint=fingerprint) if more else None
+    return SearchPage(entries, next_cursor)

@@ -1,0 +1,116 @@
+"""The checkpoint job: signs every N entries or T seconds when there is something new, and witnesses it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from guard.audit.checkpoints import Checkpoint, signature_problem
+from guard.audit.jobs import checkpoint_if_due
+from guard.audit.models import AuditCheckpoint
+from guard.clock import FixedClock
+from guard.daemons import build_jobs
+from guard.keys import rotate
+from guard.runtime import Runtime, build_runtime
+from guard.settings import load_settings
+from tests.audit.helpers import append, checkpoint, verify
+from tests.conftest import FAST_ARGON2
+
+
+def make_runtime(home: Path, db_url: str, clock: FixedClock, **audit: object) -> Runtime:
+    settings = load_settings(
+        home=home,
+        database_url=db_url,
+        log_json=False,
+        auth=FAST_ARGON2,
+        background_workers=False,
+        audit={"checkpoint_every_entries": 10, "checkpoint_every_seconds": 60, **audit},
+    )
+    return build_runtime(settings, clock=clock)
+
+
+@pytest.fixture
+def rt(guard_home: Path, db_url: str, clock: FixedClock) -> Iterator[Runtime]:
+    runtime = make_runtime(guard_home, db_url, clock)
+    yield runtime
+    runtime.close()
+
+
+def witnessed(runtime: Runtime) -> list[Checkpoint]:
+    path = runtime.settings.witness_path
+    if not path.exists():
+        return []
+    return [Checkpoint.from_json(orjson.loads(line)) for line in path.read_bytes().splitlines()]
+
+
+def stored(runtime: Runtime) -> list[int]:
+    with runtime.db.read() as session:
+        return list(session.scalars(select(AuditCheckpoint.size).order_by(AuditCheckpoint.id)))
+
+
+def test_checkpoints_every_n_entries_or_t_seconds_when_something_is_new(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    assert checkpoint_if_due(rt) is None  # an empty log: nothing to sign
+    append(rt, 3)
+    assert checkpoint_if_due(rt) is not None  # the first entries are signed at once
+    append(rt, 4, per_transaction=4)
+    assert checkpoint_if_due(rt) is None  # 4 new entries, a few seconds: not yet
+    append(rt, 6, per_transaction=6)
+    assert checkpoint_if_due(rt) is not None  # 10 new entries
+    append(rt, 1)
+    assert checkpoint_if_due(rt) is None
+    clock.advance(timedelta(seconds=61))
+    assert checkpoint_if_due(rt) is not None  # a minute with something new
+    clock.advance(timedelta(seconds=61))
+    assert checkpoint_if_due(rt) is None  # a minute with nothing new
+    assert stored(rt) == [3, 13, 14]
+    lines = witnessed(rt)
+    assert [c.size for c in lines] == [3, 13, 14]
+    assert all(signature_problem(c, rt.keyring.audit_public) is None for c in lines)
+    assert verify(rt).checkpoints == 3
+
+
+def test_a_checkpoint_the_witness_missed_is_witnessed_on_the_next_run(rt: Runtime) -> None:
+    append(rt, 5)
+    checkpoint(rt)
+    rt.settings.witness_path.unlink()  # as if the process died between the commit and the append
+    append(rt, 1)
+    checkpoint_if_due(rt)
+    assert [c.size for c in witnessed(rt)] == [5]
+
+
+def test_old_checkpoints_keep_verifying_after_the_audit_key_is_rotated(
+    rt: Runtime, guard_home: Path, db_url: str, clock: FixedClock
+) -> None:
+    append(rt, 5)
+    old = checkpoint(rt)
+    rotate(rt.settings.keys_path, "audit")
+    renewed = make_runtime(guard_home, db_url, clock)
+    try:
+        append(renewed, 5)
+        new = checkpoint(renewed)
+        assert new.kid != old.kid
+        report = verify(renewed)
+        assert (report.ok, report.checkpoints) == (True, 2)
+    finally:
+        renewed.close()
+    assert (guard_home / "keys" / "audit" / f"{old.kid}.pub").exists()
+
+
+def test_serve_runs_the_checkpoint_and_forwarding_jobs_in_one_worker(
+    guard_home: Path, db_url: str, clock: FixedClock
+) -> None:
+    siem = {"name": "siem", "kind": "syslog", "host": "127.0.0.1", "port": 5514}
+    runtime = make_runtime(guard_home, db_url, clock, forwarders=[siem])
+    try:
+        jobs = {job.name: job for job in build_jobs(runtime)}
+    finally:
+        runtime.close()
+    assert jobs["audit-checkpoint"].leader_only
+    assert jobs["audit-forward-siem"].leader_only
