@@ -1,0 +1,1 @@
+"""Access requests, approvals, quota counters, content tokens, delivery and exports."""

@@ -1,0 +1,361 @@
+"""Pending requests: list, read, approve, reject, cancel, expire.
+
+Separation of duties is decided by the pure policy (guard.policies.access.approval_refusal). Approvals are
+serialised per request by a row lock (PostgreSQL) or the write lock (SQLite), so N approvers acting at once
+still count N distinct approvals. Pending requests expire lazily whenever they are read or acted on, and a
+leader-only background job expires the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from guard.access import counters
+from guard.access.models import AccessApproval, AccessRequest
+from guard.access.service import BrokerTerms, issue_token
+from guard.access.tokens import IssuedToken
+from guard.audit.log import record
+from guard.auth.service import can_act
+from guard.documents.models import Document
+from guard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from guard.people.models import User
+from guard.policies.access import (
+    AccessPolicy,
+    Action,
+    ApproverFacts,
+    Classification,
+    RequestFacts,
+    approval_refusal,
+    limit_for,
+)
+from guard.types import Role, Status
+
+SYSTEM_ACTOR = "guard"
+STATUSES = ("granted", "pending", "denied", "rejected", "expired", "cancelled")
+# Besides the approver roles, these may read every request.
+OVERSEER_ROLES = frozenset({Role.SECURITY, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: AccessRequest
+    requester: str
+    token: IssuedToken | None = None
+
+
+def sees_all(user: User, policy: AccessPolicy) -> bool:
+    return bool(set(user.roles) & (set(policy.approvals.approver_roles) | OVERSEER_ROLES))
+
+
+def _locked(session: Session, request_id: str) -> AccessRequest:
+    query = select(AccessRequest).where(AccessRequest.id == request_id)
+    if session.get_bind().dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already serialises writers
+        query = query.with_for_update()
+    request = session.scalars(query).first()
+    if request is None:
+        raise NotFound(f"no access request with id {request_id!r}")
+    return request
+
+
+def _step_payload(request: AccessRequest, note: str) -> dict[str, object]:
+    return {
+        "request_id": request.id,
+        **request.document_payload(),
+        "note": note,
+        "decision": request.status,
+        "approvals": request.approvals,
+    }
+
+
+def _close(
+    session: Session,
+    request: AccessRequest,
+    *,
+    status: str,
+    actor: str,
+    action: str,
+    note: str,
+    now: datetime,
+) -> None:
+    request.status = status
+    request.decided_at = now
+    request.pending_until = None
+    record(
+        session=session,
+        actor=actor,
+        action=action,
+        target=f"access-request:{request.id}",
+        payload=_step_payload(request, note),
+        ts=now,
+    )
+
+
+def expire_overdue(*, session: Session, now: datetime, request_id: str | None = None) -> int:
+    """Expire pending requests whose time is up; returns how many."""
+    query = select(AccessRequest).where(AccessRequest.status == "pending", AccessRequest.pending_until <= now)
+    if request_id is not None:
+        query = query.where(AccessRequest.id == request_id)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    overdue = list(session.scalars(query.order_by(AccessRequest.pending_until).limit(500)))
+    for request in overdue:
+        note = "nobody decided before the request expired"
+        _close(
+            session, request, status="expired", actor=SYSTEM_ACTOR, action="access.expire", note=note, now=now
+        )
+    session.flush()
+    return len(overdue)
+
+
+def list_requests(
+    *,
+    session: Session,
+    viewer: User,
+    policy: AccessPolicy,
+    now: datetime,
+    status: str | None = None,
+    mine: bool = False,
+    limit: int = 200,
+) -> list[RequestView]:
+    """The viewer's own requests; approvers, security and admins see everyone's unless `mine`."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
+    expire_overdue(session=session, now=now)
+    query = (
+        select(AccessRequest, User.username)
+        .join(User, User.id == AccessRequest.requester_id)
+        .order_by(AccessRequest.created_at.desc(), AccessRequest.id)
+        .limit(limit)
+    )
+    if mine or not sees_all(viewer, policy):
+        query = query.where(AccessRequest.requester_id == viewer.id)
+    if status is not None:
+        query = query.where(AccessRequest.status == status)
+    return [RequestView(request, username) for request, username in session.execute(query)]
+
+
+def collectable(request: AccessRequest, now: datetime) -> bool:
+    return (
+        request.status == "granted"
+        and request.delivered_at is None
+        and request.revoked_at is None
+        and request.grant_until is not None
+        and request.grant_until > now
+    )
+
+
+def get_request(
+    *, session: Session, viewer: User, terms: BrokerTerms, request_id: str, now: datetime
+) -> RequestView:
+    """A request as its requester or an overseer sees it. The requester of a granted request that has not
+    been collected gets a fresh content token (only the requester: an approver never sees one)."""
+    expire_overdue(session=session, now=now, request_id=request_id)
+    request = session.get(AccessRequest, request_id)
+    own = request is not None and request.requester_id == viewer.id
+    if request is None or not (own or sees_all(viewer, terms.policy)):
+        raise NotFound(f"no access request with id {request_id!r} that you may read")
+    requester = viewer if own else session.get(User, request.requester_id)
+    assert requester is not None  # foreign key
+    token = None
+    if own and collectable(request, now):
+        token = issue_token(request, token_version=viewer.token_version, tokens=terms.tokens, now=now)
+    return RequestView(request, requester.username, token)
+
+
+def _open_for_decision(session: Session, request_id: str, *, now: datetime) -> AccessRequest:
+    request = _locked(session, request_id)
+    if request.status == "pending" and request.pending_until is not None and request.pending_until <= now:
+        expire_overdue(session=session, now=now, request_id=request.id)
+        raise Conflict("this request expired before anyone decided it; ask again", keep_changes=True)
+    if request.status != "pending":
+        raise Conflict(f"this request is already {request.status}; only pending requests can be decided")
+    return request
+
+
+def _check_duties(
+    session: Session,
+    request: AccessRequest,
+    *,
+    approver: User,
+    policy: AccessPolicy,
+    verb: str,
+    now: datetime,
+) -> None:
+    keepers = session.execute(
+        select(Document.author_id, Document.custodian_id).where(Document.id.in_(request.documents))
+    ).all()
+    refusal = approval_refusal(
+        policy,
+        approver=ApproverFacts(approver.id, frozenset(approver.roles), approver.status),
+        request=RequestFacts(
+            requester_id=request.requester_id,
+            author_ids=frozenset(a for a, _ in keepers),
+            custodian_ids=frozenset(c for _, c in keepers),
+        ),
+    )
+    if refusal is not None:
+        record(
+            session=session,
+            actor=approver.username,
+            action=f"access.{verb}_refused",
+            target=f"access-request:{request.id}",
+            payload={"request_id": request.id, **request.document_payload(), "why": refusal},
+            ts=now,
+        )
+        raise Forbidden(refusal, keep_changes=True)
+    already = session.scalar(
+        select(AccessApproval.verdict).where(
+            AccessApproval.request_id == request.id, AccessApproval.approver_id == approver.id
+        )
+    )
+    if already is not None:
+        raise Conflict("you have already approved this request; another approver must add theirs")
+
+
+def _requester_still_eligible(
+    requester: User, request: AccessRequest, policy: AccessPolicy, now: datetime
+) -> str | None:
+    if not can_act(requester, now):
+        return f"the requester can no longer act ({requester.status})"
+    if requester.status == Status.NOTICE and request.action in policy.notice.deny:
+        return f"the requester is on notice and may no longer {request.action} documents"
+    return None
+
+
+def _count_grant(
+    session: Session, request: AccessRequest, requester: User, policy: AccessPolicy, now: datetime
+) -> None:
+    """An approved request counts its looks whatever the quota: the approvers allowed them."""
+    action = cast(Action, request.action)
+    classes = dict(
+        session.execute(
+            select(Document.id, Document.classification).where(Document.id.in_(request.documents))
+        ).all()
+    )
+    lefts: list[int] = []
+    for document_id in sorted(request.documents):
+        classification = cast(Classification, classes[document_id])
+        limit = limit_for(policy, status=requester.status, action=action, classification=classification)
+        if limit.count is None:
+            continue
+        used = counters.count(
+            session, user_id=requester.id, document_id=document_id, action=action, period=limit.period(now)
+        )
+        lefts.append(max(0, limit.count - used))
+    request.views_left = min(lefts) if lefts else None
+
+
+def approve(
+    *, session: Session, terms: BrokerTerms, approver: User, request_id: str, note: str, now: datetime
+) -> AccessRequest:
+    """Add one approval; with enough distinct approvals the request is granted (the requester collects
+    the content token with GET /access-requests/{id})."""
+    request = _open_for_decision(session, request_id, now=now)
+    policy = terms.policy
+    _check_duties(session, request, approver=approver, policy=policy, verb="approve", now=now)
+    requester = session.get(User, request.requester_id)
+    assert requester is not None  # foreign key
+    ineligible = _requester_still_eligible(requester, request, policy, now)
+    if ineligible is not None:
+        _close(
+            session,
+            request,
+            status="cancelled",
+            actor=approver.username,
+            action="access.cancel",
+            note=ineligible,
+            now=now,
+        )
+        raise Conflict(f"{ineligible}; the request was cancelled", keep_changes=True)
+    session.add(
+        AccessApproval(
+            request_id=request.id, approver_id=approver.id, verdict="approve", note=note, created_at=now
+        )
+    )
+    request.approvals += 1
+    if request.approvals >= request.approvals_required:
+        request.status = "granted"
+        request.decided_at = now
+        request.pending_until = None
+        request.grant_until = now + terms.grant_valid
+        _count_grant(session, request, requester, policy, now)
+    record(
+        session=session,
+        actor=approver.username,
+        action="access.approve",
+        target=f"access-request:{request.id}",
+        payload=_step_payload(request, note),
+        ts=now,
+    )
+    session.flush()
+    return request
+
+
+def reject(
+    *, session: Session, terms: BrokerTerms, approver: User, request_id: str, note: str, now: datetime
+) -> AccessRequest:
+    """One eligible approver's rejection ends the request."""
+    request = _open_for_decision(session, request_id, now=now)
+    _check_duties(session, request, approver=approver, policy=terms.policy, verb="reject", now=now)
+    session.add(
+        AccessApproval(
+            request_id=request.id, approver_id=approver.id, verdict="reject", note=note, created_at=now
+        )
+    )
+    _close(
+        session,
+        request,
+        status="rejected",
+        actor=approver.username,
+        action="access.reject",
+        note=note,
+        now=now,
+    )
+    session.flush()
+    return request
+
+
+def cancel(*, session: Session, user: User, request_id: str, note: str, now: datetime) -> AccessRequest:
+    """The requester withdraws their own pending request."""
+    request = _locked(session, request_id)
+    if request.requester_id != user.id:
+        raise NotFound(f"no access request with id {request_id!r} of yours")
+    if request.status != "pending":
+        raise Conflict(f"this request is already {request.status}; only pending requests can be cancelled")
+    _close(
+        session, request, status="cancelled", actor=user.username, action="access.cancel", note=note, now=now
+    )
+    session.flush()
+    return request
+
+
+def end_access_for(*, session: Session, user_id: str, actor: str, note: str, now: datetime) -> dict[str, int]:
+    """For a departure: cancel the person's pending requests and revoke grants not yet collected."""
+    pending = list(
+        session.scalars(
+            select(AccessRequest).where(
+                AccessRequest.requester_id == user_id, AccessRequest.status == "pending"
+            )
+        )
+    )
+    for request in pending:
+        _close(session, request, status="cancelled", actor=actor, action="access.cancel", note=note, now=now)
+    open_grants = list(
+        session.scalars(
+            select(AccessRequest).where(
+                AccessRequest.requester_id == user_id,
+                AccessRequest.status == "granted",
+                AccessRequest.delivered_at.is_(None),
+                AccessRequest.revoked_at.is_(None),
+            )
+        )
+    )
+    for request in open_grants:
+        request.revoked_at = now
+    session.flush()
+    return {"cancelled": len(pending), "revoked": len(open_grants)}

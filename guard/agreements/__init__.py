@@ -1,0 +1,1 @@
+"""The confidentiality agreement in force and who accepted which version."""

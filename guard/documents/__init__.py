@@ -1,0 +1,1 @@
+"""Customer documents: metadata in the database, encrypted bytes in the vault."""

@@ -1,0 +1,246 @@
+"""Documents: upload into the vault, list with the caller's looks left, hand custody over."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, aliased
+
+from guard.access.models import AccessCounter
+from guard.audit.log import record
+from guard.customers.models import Customer
+from guard.db import new_id
+from guard.documents.models import Document
+from guard.errors import InvalidInput, NotFound, TooLarge
+from guard.people.models import User
+from guard.people.service import find_user
+from guard.policies.access import CLASSIFICATIONS, AccessPolicy, Classification, limit_for
+from guard.types import WORKING_STATUSES, Role
+from guard.vault.store import Vault
+
+GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    document: Document
+    author: str
+    custodian: str
+    views_left: int | None
+
+
+def _classification(value: str) -> Classification:
+    if value not in CLASSIFICATIONS:
+        raise InvalidInput(f"classification must be one of: {', '.join(CLASSIFICATIONS)}")
+    return value
+
+
+def _clean_filename(name: str) -> str:
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    return base[:255] or "document"
+
+
+def _content_type(declared: str, filename: str) -> str:
+    value = (declared or "").split(";")[0].strip().lower()
+    if value in GENERIC_TYPES or not CONTENT_TYPE.match(value):
+        guessed, _ = mimetypes.guess_type(filename)
+        value = guessed or "application/octet-stream"
+    return value[:120]
+
+
+def _custodian(session: Session, ref: str) -> User:
+    user = find_user(session=session, ref=ref)
+    if user.status not in WORKING_STATUSES:
+        raise InvalidInput(f"{user.username} is {user.status} and cannot keep documents")
+    if Role.CUSTODIAN not in user.roles:
+        raise InvalidInput(f"{user.username} does not hold the custodian role")
+    return user
+
+
+def _forget_blob_on_rollback(session: Session, vault: Vault, document_id: str) -> None:
+    """The blob is written before the commit; if the transaction rolls back, remove it again."""
+
+    committed = False
+
+    def _committed(_session: Session) -> None:
+        nonlocal committed
+        committed = True
+
+    def _rolled_back(_session: Session, previous: Any) -> None:
+        if not committed and not previous.nested:
+            vault.remove(document_id)
+
+    event.listen(session, "after_commit", _committed, once=True)
+    event.listen(session, "after_soft_rollback", _rolled_back)
+
+
+def create_document(
+    *,
+    session: Session,
+    vault: Vault,
+    author: User,
+    customer_id: str,
+    title: str,
+    classification: str,
+    upload: Upload,
+    max_bytes: int,
+    now: datetime,
+    custodian: str | None = None,
+    honeytoken: bool = False,
+) -> Document:
+    """Validate everything first, then encrypt into the vault: a refused upload stores nothing."""
+    level = _classification(classification)
+    title = " ".join(title.split())
+    if not title or len(title) > 300:
+        raise InvalidInput("a document needs a title of 1 to 300 characters")
+    if not upload.data:
+        raise InvalidInput("the file is empty")
+    if len(upload.data) > max_bytes:
+        raise TooLarge(f"the file is larger than the upload limit of {max_bytes} bytes")
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise InvalidInput(f"no customer with id {customer_id!r}")
+    keeper = _custodian(session, custodian) if custodian else author
+    filename = _clean_filename(upload.filename)
+    document = Document(
+        id=new_id(),
+        customer_id=customer.id,
+        title=title,
+        classification=level,
+        author_id=author.id,
+        custodian_id=keeper.id,
+        filename=filename,
+        content_type=_content_type(upload.content_type, filename),
+        size=len(upload.data),
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        honeytoken=honeytoken,
+        created_at=now,
+    )
+    session.add(document)
+    session.flush()
+    vault.put(document.id, upload.data)
+    _forget_blob_on_rollback(session, vault, document.id)
+    record(
+        session=session,
+        actor=author.username,
+        action="document.create",
+        target=f"document:{document.id}",
+        payload={
+            "document_id": document.id,
+            "customer_id": customer.id,
+            "classification": level,
+            "custodian": keeper.username,
+            "size": document.size,
+            "sha256": document.sha256,
+            "honeytoken": honeytoken,
+        },
+        ts=now,
+    )
+    return document
+
+
+def _views(
+    session: Session,
+    rows: list[tuple[Document, str, str]],
+    *,
+    policy: AccessPolicy,
+    reader: User,
+    now: datetime,
+) -> list[DocumentView]:
+    ids = [doc.id for doc, _, _ in rows]
+    used: dict[tuple[str, str], int] = {}
+    if ids:
+        counters = session.execute(
+            select(AccessCounter.document_id, AccessCounter.period, AccessCounter.used).where(
+                AccessCounter.user_id == reader.id,
+                AccessCounter.action == "view",
+                AccessCounter.document_id.in_(ids),
+            )
+        )
+        used = {(doc_id, period): n for doc_id, period, n in counters}
+    views = []
+    for doc, author, custodian in rows:
+        limit = limit_for(
+            policy, status=reader.status, action="view", classification=_classification(doc.classification)
+        )
+        views.append(
+            DocumentView(doc, author, custodian, limit.left(used.get((doc.id, limit.period(now)), 0)))
+        )
+    return views
+
+
+def _query() -> Any:
+    author, custodian = aliased(User), aliased(User)
+    return (
+        select(Document, author.username, custodian.username)
+        .join(author, author.id == Document.author_id)
+        .join(custodian, custodian.id == Document.custodian_id)
+    )
+
+
+def get_document(
+    *, session: Session, document_id: str, policy: AccessPolicy, reader: User, now: datetime
+) -> DocumentView:
+    row = session.execute(_query().where(Document.id == document_id)).first()
+    if row is None:
+        raise NotFound(f"no document with id {document_id!r}")
+    return _views(session, [tuple(row)], policy=policy, reader=reader, now=now)[0]
+
+
+def list_documents(
+    *,
+    session: Session,
+    policy: AccessPolicy,
+    reader: User,
+    now: datetime,
+    customer_id: str | None = None,
+    classification: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[DocumentView]:
+    query = _query().order_by(Document.created_at, Document.id).limit(limit).offset(offset)
+    if customer_id is not None:
+        query = query.where(Document.customer_id == customer_id)
+    if classification is not None:
+        query = query.where(Document.classification == _classification(classification))
+    rows = [tuple(row) for row in session.execute(query)]
+    return _views(session, rows, policy=policy, reader=reader, now=now)
+
+
+def transfer_custody(
+    *, session: Session, actor: str, from_user_id: str, to_user_id: str, now: datetime
+) -> list[str]:
+    """Every document kept by one person passes to another; returns the document ids moved."""
+    moved = list(session.scalars(select(Document.id).where(Document.custodian_id == from_user_id)))
+    if moved:
+        session.execute(
+            update(Document)
+            .where(Document.custodian_id == from_user_id)
+            .values(custodian_id=to_user_id)
+            .execution_options(synchronize_session=False)
+        )
+        giver, taker = session.get(User, from_user_id), session.get(User, to_user_id)
+        record(
+            session=session,
+            actor=actor,
+            action="document.custody_transfer",
+            target=f"user:{giver.username if giver else from_user_id}",
+            payload={"document_ids": moved, "to": taker.username if taker else to_user_id},
+            ts=now,
+        )
+    return moved

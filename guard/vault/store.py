@@ -1,0 +1,119 @@
+"""The vault directory: one encrypted blob per document, written atomically with owner-only modes.
+
+Every time the broker touches a blob it first drops a marker into `<vault>/.inflight/` and removes it
+afterwards, so the vault watcher can tell the broker's own opens from anyone else's (see
+guard.vault.watch for why this works across worker processes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from guard.errors import Unavailable
+from guard.vault.envelope import VaultDamaged, seal, unseal
+
+INFLIGHT = ".inflight"
+BLOB_SUFFIX = ".blob"
+DOCUMENT_ID = re.compile(r"^[0-9a-f]{32}$")
+# A blob `<id>.blob` or a temporary file `.<id>.<random>.tmp` while one is being written.
+BLOB_NAME = re.compile(r"^\.?([0-9a-f]{32})\.")
+_sequence = itertools.count()
+
+
+def document_of(filename: str) -> str | None:
+    """The document id a file in the vault belongs to, if its name says so."""
+    match = BLOB_NAME.match(filename)
+    return match.group(1) if match else None
+
+
+class Vault:
+    def __init__(self, root: Path, master_key: bytes) -> None:
+        self.root = root
+        self.inflight = root / INFLIGHT
+        self._master_key = master_key
+
+    def ensure(self) -> None:
+        for folder in (self.root, self.inflight):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+
+    def blob_path(self, document_id: str) -> Path:
+        if not DOCUMENT_ID.match(document_id):
+            raise ValueError(f"not a document id: {document_id!r}")
+        return self.root / f"{document_id}{BLOB_SUFFIX}"
+
+    @contextmanager
+    def touching(self, document_id: str) -> Iterator[None]:
+        """Announce the broker's own access to one blob for as long as it lasts."""
+        marker = self.inflight / f"{document_id}.{os.getpid()}.{next(_sequence)}"
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:  # a fresh vault: create it first
+            self.ensure()
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        try:
+            yield
+        finally:
+            with suppress(FileNotFoundError):
+                marker.unlink()
+
+    def put(self, document_id: str, plaintext: bytes) -> None:
+        """Encrypt and store; the blob appears complete or not at all."""
+        final = self.blob_path(document_id)
+        blob = seal(self._master_key, document_id, plaintext)
+        with self.touching(document_id):
+            temp = self.root / f".{document_id}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(blob)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, final)
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    temp.unlink()
+                raise
+            self._sync_directory()
+
+    def read_blob(self, document_id: str) -> bytes:
+        path = self.blob_path(document_id)
+        with self.touching(document_id):
+            try:
+                return path.read_bytes()
+            except FileNotFoundError as exc:
+                raise VaultDamaged(f"the stored copy of document {document_id} is missing") from exc
+            except OSError as exc:
+                raise Unavailable(f"the vault cannot be read: {exc.strerror or exc}") from exc
+
+    def get(self, document_id: str) -> bytes:
+        """Decrypted bytes, or VaultDamaged when the blob is missing or fails authentication."""
+        return unseal(self._master_key, document_id, self.read_blob(document_id))
+
+    def remove(self, document_id: str) -> None:
+        with self.touching(document_id), suppress(FileNotFoundError):
+            self.blob_path(document_id).unlink()
+
+    def stored_ids(self) -> set[str]:
+        """Document ids that have a blob (temporary files excluded)."""
+        if not self.root.exists():
+            return set()
+        return {
+            name[: -len(BLOB_SUFFIX)]
+            for name in os.listdir(self.root)
+            if name.endswith(BLOB_SUFFIX) and DOCUMENT_ID.match(name[: -len(BLOB_SUFFIX)])
+        }
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
