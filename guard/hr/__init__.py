@@ -1,0 +1,1 @@
+"""The HR lifecycle: resignations, terminations, withdrawals, handovers, departures, exposure."""
