@@ -1,0 +1,1 @@
+"""Detection: the rule engine on the audit stream, alerts, responses, ingest, look-back, backtest."""

@@ -1,0 +1,203 @@
+"""The rule engine on the committed audit stream.
+
+It reads entries after a persisted cursor in sequence order, feeds them to a Detector, and commits the
+alerts, their responses and the new cursor in ONE transaction: a crash before the commit leaves the
+cursor where it was, so the batch is read again and nothing is missed or doubled. Rule state lives in
+memory and is rebuilt on start (and after a rule change) by silently replaying the entries inside the
+largest rule window before the cursor; suppression of repeats is seeded from the stored alerts.
+The engine audits alerts, responses and rule failures, never the entries it reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from guard.audit.log import record
+from guard.audit.models import AuditEntry
+from guard.clock import Clock
+from guard.db import Database, transaction
+from guard.detection.alerts import raise_alert
+from guard.detection.models import Alert, DetectionCursor, DisabledRule
+from guard.detection.responses import respond
+from guard.detection.rulestore import RuleStore
+from guard.detection.stream import iter_events, read_after
+from guard.policies.rules import (
+    DETECTION_ACTOR,
+    Detector,
+    Outcome,
+    RuleFailure,
+    RuleSet,
+    RulesInvalid,
+)
+
+log = logging.getLogger("guard.detection")
+CURSOR = "main"
+BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class StepResult:
+    entries: int
+    alerts: int
+
+
+class _CursorMoved(Exception):
+    """Another engine advanced the cursor: our in-memory state no longer matches it."""
+
+
+class DetectionEngine:
+    def __init__(self, *, db: Database, rules: RuleStore, clock: Clock, batch_size: int = BATCH_SIZE) -> None:
+        self.db = db
+        self.rules = rules
+        self.clock = clock
+        self.batch_size = batch_size
+        self._detector: Detector | None = None
+        self._digest: str | None = None
+        self._position = 0
+        self._replay_failures: list[RuleFailure] = []
+        self._last_problem: str | None = None
+
+    # -- running ---------------------------------------------------------------------------------------
+
+    def run_once(self) -> StepResult:
+        """Process everything committed so far (the background job calls this every poll)."""
+        entries = alerts = 0
+        while True:
+            step = self.step()
+            entries, alerts = entries + step.entries, alerts + step.alerts
+            if step.entries < self.batch_size:
+                return StepResult(entries, alerts)
+
+    def step(self) -> StepResult:
+        """One batch: read, evaluate, commit alerts + responses + cursor together."""
+        now = self.clock.now()
+        try:
+            rules = self.rules.current(now)
+        except RulesInvalid as exc:
+            if exc.detail != self._last_problem:  # say it once, not on every poll
+                log.error("detection is waiting for a valid rule set: %s", exc.detail)
+                self._last_problem = exc.detail
+            return StepResult(0, 0)
+        self._last_problem = None
+        if self._detector is None or self._digest != rules.digest:
+            self._warm(rules)
+        assert self._detector is not None
+        with self.db.read() as session:
+            events = read_after(session=session, after_seq=self._position, limit=self.batch_size)
+        if not events and not self._replay_failures:
+            return StepResult(0, 0)
+        outcomes: list[Outcome] = list(self._replay_failures)
+        for event in events:
+            found = self._detector.observe(event)
+            if found:
+                outcomes.extend(found)
+        last = events[-1].seq if events else self._position
+        try:
+            with transaction(self.db.write) as session:
+                cursor = session.scalars(
+                    select(DetectionCursor).where(DetectionCursor.name == CURSOR).with_for_update()
+                ).one()
+                if cursor.seq != self._position:
+                    raise _CursorMoved
+                alerts = self._commit_outcomes(session, rules, outcomes, now)
+                cursor.seq, cursor.updated_at = last, now
+        except _CursorMoved:
+            self._detector = None
+            return StepResult(0, 0)
+        except Exception:
+            self._detector = None  # state ran ahead of what was committed: rebuild it next time
+            raise
+        self._position = last
+        self._replay_failures = []
+        return StepResult(len(events), alerts)
+
+    def _commit_outcomes(
+        self, session: Session, rules: RuleSet, outcomes: list[Outcome], now: datetime
+    ) -> int:
+        alerts = 0
+        for outcome in outcomes:
+            if isinstance(outcome, RuleFailure):
+                disable_rule(session=session, failure=outcome, now=now)
+                continue
+            alert = raise_alert(session=session, detection=outcome, now=now)
+            respond(session=session, alert=alert, responses=list(outcome.rule.spec.responses), now=now)
+            alerts += 1
+        return alerts
+
+    # -- rebuilding state ------------------------------------------------------------------------------
+
+    def _warm(self, rules: RuleSet) -> None:
+        with self.db.read() as session:
+            position = session.scalar(select(DetectionCursor.seq).where(DetectionCursor.name == CURSOR)) or 0
+            disabled = {
+                name
+                for name, digest in session.execute(select(DisabledRule.name, DisabledRule.digest))
+                if (rule := rules.get(name)) is not None and rule.digest == digest
+            }
+            detector = Detector(rules.rules, disabled=disabled)
+            replayed = 0
+            failures: list[RuleFailure] = []
+            if position:
+                cursor_ts = session.scalar(select(AuditEntry.ts).where(AuditEntry.seq == position))
+                if cursor_ts is not None:
+                    _seed_suppression(session, detector, rules, cursor_ts)
+                    start = cursor_ts - detector.horizon
+                    for event in iter_events(session=session, since=start, through_seq=position):
+                        replayed += 1
+                        failures.extend(o for o in detector.observe(event) if isinstance(o, RuleFailure))
+        log.info(
+            "detection state rebuilt",
+            extra={
+                "cursor": position,
+                "replayed": replayed,
+                "rules": detector.active,
+                "digest": rules.digest,
+            },
+        )
+        self._detector, self._digest, self._position = detector, rules.digest, position
+        self._replay_failures = failures
+
+
+def _seed_suppression(session: Session, detector: Detector, rules: RuleSet, cursor_ts: datetime) -> None:
+    """Alerts raised before the replayed span still hold back repeats for their rule's suppress_for."""
+    longest = max((r.spec.suppress_for for r in rules.rules), default=timedelta(0))
+    rows = session.execute(
+        select(Alert.rule, Alert.username, func.max(Alert.event_ts))
+        .where(Alert.lookback.is_(False), Alert.event_ts > cursor_ts - longest)
+        .group_by(Alert.rule, Alert.username)
+    )
+    for rule_name, username, last in rows:
+        rule = rules.get(rule_name)
+        if rule is not None and last is not None:
+            detector.suppress(rule_name, username, last + rule.spec.suppress_for)
+
+
+def disable_rule(*, session: Session, failure: RuleFailure, now: datetime) -> None:
+    """Keep a rule that raised switched off (until its file changes) and say so in the audit log."""
+    rule = failure.rule
+    row = session.get(DisabledRule, rule.name)
+    if row is not None and row.digest == rule.digest:
+        return
+    if row is None:
+        row = DisabledRule(name=rule.name)
+        session.add(row)
+    row.digest, row.error, row.seq, row.disabled_at = rule.digest, failure.error[:4000], failure.seq, now
+    record(
+        session=session,
+        actor=DETECTION_ACTOR,
+        action="detection.rule_failed",
+        target=f"rule:{rule.name}",
+        payload={
+            "rule": rule.name,
+            "type": rule.spec.type,
+            "seq": failure.seq,
+            "error": failure.error[:1000],
+        },
+        ts=now,
+    )
+    log.error("rule disabled after a failure", extra={"rule": rule.name, "error": failure.error})

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from guard.db import Base, IdColumn, UTCDateTime, new_id
+
+
+class Alert(Base):
+    """A rule's finding about one person, with what it counted and the entries that made it fire."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    rule: Mapped[str] = mapped_column(String(100))
+    rule_type: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    summary: Mapped[str] = mapped_column(String(1000))
+    threshold: Mapped[float] = mapped_column(Float)
+    observed: Mapped[float] = mapped_column(Float)
+    window_seconds: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[list[int]] = mapped_column(JSON, default=list)
+    trigger_seq: Mapped[int] = mapped_column(BigInteger)
+    event_ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    lookback: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    responses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_alerts_status_created_at", "status", "created_at"),
+        Index("ix_alerts_username_created_at", "username", "created_at"),
+        Index("ix_alerts_rule_username", "rule", "username"),
+    )
+
+
+class DetectionCursor(Base):
+    """The last audit seq the engine has fully processed; moves in the same transaction as its alerts."""
+
+    __tablename__ = "detection_cursor"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DisabledRule(Base):
+    """A rule that raised: kept off until its file changes (new digest), not failing again on every start."""
+
+    __tablename__ = "detection_disabled_rules"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    disabled_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,107 @@
+"""`spike`: a person's count in the current window against their own baseline.
+
+Time is cut into fixed windows (a day, an hour). The baseline is the mean count over the person's previous
+active windows (windows with no activity at all, such as weekends, are left out by default). The rule
+learns until it has `min_history` such windows, then alerts when the current window reaches both
+`factor` times the baseline and the absolute `minimum`, once per window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from pydantic import Field
+
+from guard.policies.rules.base import MAX_EVIDENCE, Finding, RuleConfig, RuleType, Weight, noun, weight_of
+from guard.policies.rules.durations import PositiveDuration, describe
+from guard.policies.rules.events import Event
+
+
+class SpikeConfig(RuleConfig):
+    window: PositiveDuration = Field(timedelta(days=1))
+    baseline_windows: int = Field(14, ge=1, le=366, description="how many previous windows form the baseline")
+    min_history: int = Field(5, ge=1, description="windows of history needed before judging")
+    factor: float = Field(3.0, gt=1)
+    minimum: int = Field(ge=1, description="the current count must also reach this")
+    weight: Weight = "events"
+    ignore_empty_windows: bool = True
+
+
+@dataclass
+class _Person:
+    first: int
+    bucket: int
+    count: int = 0
+    seqs: list[int] = field(default_factory=list)
+    fired: bool = False
+    history: deque[tuple[int, int]] = field(default_factory=deque)  # (bucket, count) of past windows
+    judged: tuple[float, int] | None = None  # (baseline, windows) for the current bucket, once worked out
+    judged_bucket: int | None = None
+
+
+class Spike(RuleType[SpikeConfig]):
+    name = "spike"
+    config_model = SpikeConfig
+
+    def __init__(self, config: SpikeConfig) -> None:
+        super().__init__(config)
+        self.span = config.window.total_seconds()
+        self.people: dict[str, _Person] = {}
+
+    @property
+    def horizon(self) -> timedelta:
+        return self.config.window * (self.config.baseline_windows + 1)
+
+    def _baseline(self, person: _Person) -> tuple[float, int] | None:
+        cfg = self.config
+        past = [(b, c) for b, c in person.history if person.bucket - b <= cfg.baseline_windows]
+        if cfg.ignore_empty_windows:
+            windows = len(past)
+        else:
+            windows = min(cfg.baseline_windows, person.bucket - person.first)
+        if windows < cfg.min_history:
+            return None
+        return sum(c for _, c in past) / windows, windows
+
+    def observe(self, event: Event) -> Finding | None:
+        cfg = self.config
+        bucket = int(event.ts.timestamp() // self.span)
+        person = self.people.get(event.actor)
+        if person is None:
+            person = self.people[event.actor] = _Person(first=bucket, bucket=bucket)
+        if bucket < person.bucket:
+            return None  # a late event for a window already judged
+        if bucket > person.bucket:
+            if person.count:
+                person.history.append((person.bucket, person.count))
+            while person.history and bucket - person.history[0][0] > cfg.baseline_windows:
+                person.history.popleft()
+            person.bucket, person.count, person.seqs, person.fired = bucket, 0, [], False
+        person.count += weight_of(event, cfg.weight)
+        person.seqs.append(event.seq)
+        if person.fired or person.count < cfg.minimum:
+            return None
+        if person.judged_bucket != person.bucket:  # the history only changes when the window moves on
+            person.judged, person.judged_bucket = self._baseline(person), person.bucket
+        judged = person.judged
+        if judged is None:
+            return None
+        baseline, windows = judged
+        if person.count < cfg.factor * baseline:
+            return None
+        person.fired = True
+        return Finding(
+            user=event.actor,
+            ts=event.ts,
+            observed=person.count,
+            threshold=max(cfg.minimum, cfg.factor * baseline),
+            window=cfg.window,
+            evidence=tuple(person.seqs[-MAX_EVIDENCE:]),
+            summary=(
+                f"{event.actor}: {person.count} {noun(cfg.weight, 'events')} in this {describe(cfg.window)} "
+                f"window against a usual {baseline:.1f} (x{cfg.factor:g} over {windows} windows)"
+            ),
+            details={"baseline": round(baseline, 2), "baseline_windows": windows},
+        )

@@ -1,0 +1,81 @@
+"""Look-back: the rules over one person's recent past, raising alerts marked lookback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from guard.clock import FixedClock
+from guard.db import transaction
+from guard.detection.lookback import lookback
+from guard.errors import InvalidInput
+from guard.runtime import Runtime
+from tests.detection.helpers import access, add_entries, alerts, audit_actions
+from tests.support.people import People
+
+
+def burst(actor: str, start, n: int = 70):  # type: ignore[no-untyped-def]
+    return [access(actor, start + timedelta(seconds=20 * i), document=f"d{i}") for i in range(n)]
+
+
+def test_lookback_finds_what_happened_in_the_period_for_that_person_only(
+    runtime: Runtime, clock: FixedClock, people: People
+) -> None:
+    people.add("sec", "security", login=False)
+    now = clock.now()
+    recent = add_entries(runtime, burst("ann", now - timedelta(days=20)))
+    add_entries(runtime, burst("ann", now - timedelta(days=100)))  # before the period
+    add_entries(runtime, burst("bob", now - timedelta(days=10)))  # someone else
+    rules = runtime.rules.current(now)
+
+    with transaction(runtime.db.write) as session:
+        raised = lookback(session=session, username="ann", days=90, now=now, rules=rules)
+        ids = [a.id for a in raised]
+
+    [alert] = alerts(runtime)
+    assert alert.id in ids
+    assert (alert.rule, alert.username, alert.lookback) == ("bulk-download", "ann", True)
+    assert alert.trigger_seq == recent[59]  # the 60th download in the hour
+    assert alert.evidence == recent[:60]
+    # Only the notice goes out: enforcement is not applied to the past.
+    assert [r["response"] for r in alert.responses] == ["notify"]
+    assert audit_actions(runtime, "detection.") == [
+        "detection.alert",
+        "detection.response",
+        "detection.lookback",
+    ]
+
+
+def test_running_lookback_twice_raises_nothing_new(runtime: Runtime, clock: FixedClock) -> None:
+    now = clock.now()
+    add_entries(runtime, burst("ann", now - timedelta(days=3)))
+    rules = runtime.rules.current(now)
+    for expected in (1, 0):
+        with transaction(runtime.db.write) as session:
+            assert len(lookback(session=session, username="ann", now=now, rules=rules)) == expected
+    assert len(alerts(runtime, lookback=True)) == 1
+
+
+def test_lookback_days_must_be_sensible(runtime: Runtime, clock: FixedClock) -> None:
+    with transaction(runtime.db.write) as session, pytest.raises(InvalidInput):
+        lookback(
+            session=session, username="ann", days=0, now=clock.now(), rules=runtime.rules.current(clock.now())
+        )
+
+
+def test_lookback_notifies_but_does_not_suspend(runtime: Runtime, clock: FixedClock, people: People) -> None:
+    ann = people.add("ann")
+    now = clock.now()
+    add_entries(
+        runtime,
+        [
+            access("ann", now - timedelta(days=3, minutes=i), document=f"d{i}", status="notice")
+            for i in range(10)
+        ],
+    )
+    with transaction(runtime.db.write) as session:
+        [alert] = lookback(session=session, username="ann", now=now, rules=runtime.rules.current(now))
+        assert alert.rule == "leaver-bulk-download"
+        assert [r["response"] for r in alert.responses] == ["notify"]
+    assert people.client.get("/me", headers=ann.auth).status_code == 200
