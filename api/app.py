@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import Metrics
 from api.middleware import GuardMiddleware
-from api.routers import auth, notifications, ops, users
+from api.routers import (
+    access,
+    agreements,
+    alerts,
+    audit,
+    auth,
+    content,
+    customers,
+    documents,
+    events,
+    hr,
+    notifications,
+    ops,
+    rules,
+    users,
+)
 from guard import __version__
 from guard.clock import Clock
+from guard.daemons import build_daemons
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings, load_settings
 
-ROUTERS = (ops.router, auth.router, users.router, notifications.router)
+ROUTERS = (
+    ops.router,
+    auth.router,
+    users.router,
+    notifications.router,
+    alerts.router,
+    events.router,
+    rules.router,
+    customers.router,
+    documents.router,
+    agreements.router,
+    access.router,
+    content.router,
+    hr.router,
+    audit.router,
+)
 
 
 def create_app(
@@ -23,8 +57,25 @@ def create_app(
     settings = settings or (runtime.settings if runtime else load_settings())
     configure_logging(level=settings.log_level, json_logs=settings.log_json)
     runtime = runtime or build_runtime(settings, clock=clock)
+    background = settings.background_workers
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Background jobs and watchers run beside the API in every worker (jobs marked leader_only in one).
+        daemons = build_daemons(runtime) if background else []
+        for daemon in daemons:
+            daemon.start()
+        try:
+            yield
+        finally:
+            for daemon in reversed(daemons):
+                daemon.stop()
+
     app = FastAPI(
-        title="Guard", version=__version__, description="Customer-document broker and leaver guard."
+        title="Guard",
+        version=__version__,
+        description="Customer-document broker and leaver guard.",
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     app.state.metrics = Metrics()

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from guard.access.background import expiry_job, vault_watcher
+from guard.audit.jobs import audit_jobs
 from guard.background import BackgroundRunner, Job
+from guard.detection.background import detection_job, policy_watcher
+from guard.hr.background import inbox_watcher, sweep_job
 from guard.leader import LeaderLock
 from guard.notifications import service as notifications
 from guard.runtime import Runtime
@@ -27,6 +31,10 @@ def build_jobs(runtime: Runtime) -> list[Job]:
             runtime.settings.notifications.poll_seconds,
             lambda: deliver_webhooks(runtime),
         ),
+        detection_job(runtime),
+        expiry_job(runtime),
+        sweep_job(runtime),
+        *audit_jobs(runtime),
     ]
     return jobs
 
@@ -45,6 +53,13 @@ def deliver_webhooks(runtime: Runtime) -> None:
 
 def build_watchers(runtime: Runtime) -> list[Daemon]:
     watchers: list[Daemon] = []
+    policies = policy_watcher(runtime)
+    if policies is not None:
+        watchers.append(policies)
+    vault = vault_watcher(runtime)
+    if vault is not None:
+        watchers.append(vault)
+    watchers.append(inbox_watcher(runtime))
     return watchers
 
 

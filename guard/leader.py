@@ -20,7 +20,8 @@ class LeaderLock:
     def __init__(self, *, engine: Engine, home: Path, name: str = "guard-leader") -> None:
         self._engine = engine
         self._path = home / f".{name}.lock"
-        self._key = zlib.crc32(name.encode())
+        self._name = name
+        self._key = 0
         self._file: IO[str] | None = None
         self._connection: Connection | None = None
 
@@ -33,6 +34,10 @@ class LeaderLock:
             return True
         if self._engine.dialect.name == "postgresql":
             connection = self._engine.connect()
+            # Advisory locks are per database: key by schema too, so deployments sharing a database
+            # (one schema each) elect their own leaders.
+            schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+            self._key = zlib.crc32(f"{self._name}:{schema}".encode())
             got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
             connection.commit()
             if got:

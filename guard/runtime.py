@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from guard.access.tokens import ContentTokenCodec
+from guard.agreements.service import AgreementStore, load_agreement
 from guard.audit.log import install_hooks
 from guard.auth.passwords import Passwords
 from guard.auth.tokens import TokenCodec
 from guard.clock import Clock, make_clock
 from guard.db import Database, open_database
+from guard.detection.rulestore import RuleStore
 from guard.keys import Keyring, load_keyring
+from guard.policies.store import PolicyStore
 from guard.settings import Settings
+from guard.vault.store import Vault
 
 
 @dataclass
@@ -22,6 +27,11 @@ class Runtime:
     codec: TokenCodec
     passwords: Passwords
     clock: Clock
+    rules: RuleStore
+    policies: PolicyStore  # the access policy in force
+    agreements: AgreementStore  # the confidentiality agreement in force
+    vault: Vault
+    content_tokens: ContentTokenCodec
 
     @property
     def refresh_lifetime(self) -> timedelta:
@@ -61,6 +71,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         lifetime=timedelta(minutes=settings.auth.access_token_minutes),
         leeway=timedelta(seconds=settings.auth.leeway_seconds),
     )
+    broker = settings.broker
     return Runtime(
         settings=settings,
         db=open_db(settings),
@@ -68,4 +79,15 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         codec=codec,
         passwords=make_passwords(settings),
         clock=clock or make_clock(settings.clock_file),
+        rules=RuleStore(settings.policies_path / "rules"),  # loaded on first use, swapped on reload
+        policies=PolicyStore.from_file(broker.access_policy_file or settings.policies_path / "access.yaml"),
+        agreements=AgreementStore(
+            load_agreement(broker.agreement_file or settings.config_dir / "agreement.yaml")
+        ),
+        vault=Vault(settings.vault_path, keyring.master_key),
+        content_tokens=ContentTokenCodec(
+            master_key=keyring.master_key,
+            issuer=settings.auth.issuer,
+            lifetime=timedelta(seconds=broker.content_token_seconds),
+        ),
     )

@@ -7,6 +7,7 @@ Nested values use a double underscore: `GUARD_AUTH__ACCESS_TOKEN_MINUTES=5`.
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +80,38 @@ class NotificationSettings(Section):
     poll_seconds: float = Field(2.0, gt=0)
 
 
+class HrSettings(Section):
+    lookback_days: int = Field(90, ge=1, le=3650)  # exposure reports start this long before the notice
+    inbox_poll_seconds: float = Field(1.0, gt=0)  # how often the leader looks at the HR inbox
+    inbox_settle_seconds: float = Field(1.0, ge=0)  # a dropped file must keep its size this long
+    sweep_seconds: float = Field(60.0, gt=0)  # how often due departures are applied
+    workday_end: time = time(18, 0)  # a last working day ends at this local time ...
+    timezone: str = "UTC"  # ... in this zone
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class BrokerSettings(Section):
+    content_token_seconds: int = Field(60, ge=5, le=3600)  # lifetime of a content link
+    grant_valid_hours: float = Field(24, gt=0)  # a grant can be collected (once) for this long
+    pending_expiry_hours: float = Field(72, gt=0)  # undecided requests expire after this long
+    expiry_check_seconds: float = Field(60, gt=0)  # how often the leader expires overdue requests
+    export_approval_above: int = Field(10, ge=0)  # exports of more documents need approval
+    export_max_documents: int = Field(100, ge=1)  # larger exports are refused outright
+    access_policy_file: Path | None = None  # default: <config_dir>/policies/access.yaml
+    agreement_file: Path | None = None  # default: <config_dir>/agreement.yaml
+    vault_watch: bool = True  # record every touch of the vault that is not the broker's
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARD_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -102,6 +135,8 @@ class Settings(BaseSettings):
     sqlite: SqliteSettings = SqliteSettings()
     audit: AuditSettings = AuditSettings()
     notifications: NotificationSettings = NotificationSettings()
+    hr: HrSettings = HrSettings()
+    broker: BrokerSettings = BrokerSettings()
 
     @field_validator("admin_password", "master_key")
     @classmethod

@@ -159,7 +159,15 @@ def refresh(
         select(RefreshToken).where(RefreshToken.token_hash == hash_secret(refresh_token)).with_for_update()
     ).first()
     if stored is None:
-        raise Unauthenticated("unknown refresh token; log in again")
+        record(
+            session=session,
+            actor="unknown",
+            action="auth.refresh_failed",
+            target="refresh-token",
+            payload={"reason": "unknown token", **client.as_payload()},
+            ts=now,
+        )
+        raise Unauthenticated("unknown refresh token; log in again", keep_changes=True)
     user = session.get(User, stored.user_id)
     assert user is not None  # foreign key
     if stored.used_at is not None:
@@ -178,7 +186,20 @@ def refresh(
             keep_changes=True,
         )
     if stored.revoked_at is not None or stored.expires_at <= now or not can_act(user, now):
-        raise Unauthenticated("the refresh token is no longer valid; log in again")
+        reason = (
+            "revoked"
+            if stored.revoked_at is not None
+            else ("expired" if stored.expires_at <= now else f"account not active ({user.status})")
+        )
+        record(
+            session=session,
+            actor=user.username,
+            action="auth.refresh_failed",
+            target=f"user:{user.username}",
+            payload={"reason": reason, "family": stored.family_id, **client.as_payload()},
+            ts=now,
+        )
+        raise Unauthenticated("the refresh token is no longer valid; log in again", keep_changes=True)
     stored.used_at = now
     pair = _pair(
         session=session,

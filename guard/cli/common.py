@@ -45,7 +45,10 @@ def exit_code_for(exc: GuardError) -> int:
 def run_guarded(app: typer.Typer) -> None:
     """Run the CLI; domain errors become a one-line message and the right exit status."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of exiting with it.
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except GuardError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         sys.exit(exit_code_for(exc))

@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import select
 
 from guard import keys as keyring
-from guard.cli import users
+from guard.cli import audit, hr, report, rules, users, vault
 from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings
 from guard.db import transaction
 from guard.migrate import upgrade
@@ -21,6 +21,12 @@ app = typer.Typer(
     help="Guard: brokers, rations and audits every look at a customer document.", no_args_is_help=True
 )
 app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
+app.add_typer(vault.app, name="vault")
+app.add_typer(rules.app, name="rules")
+app.add_typer(hr.app, name="hr")
+app.add_typer(report.app, name="report")
+app.command("detect")(rules.detect)
 keys_app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -107,6 +113,7 @@ def rotate(purpose: str = typer.Argument("jwt", help="jwt or audit")) -> None:
         fail("purpose must be 'jwt' or 'audit'")
     kid = keyring.rotate(settings().keys_path, purpose)  # type: ignore[arg-type]
     typer.echo(f"new active {purpose} key {kid}; restart Guard to sign with it")
+    audit.record_cli_event(action="keys.rotate", target=f"keys:{purpose}", payload={"kid": kid})
 
 
 def main() -> None:
