@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -28,30 +31,72 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
-    """The request's single transaction: committed before the answer leaves, rolled back on error."""
+    """The request's session. Routes built with GuardRoute commit it on the thread that ran them (see
+    `commit_in_route_thread`); this dependency only opens it and, at the end, closes it (rolling back
+    whatever a failed request left)."""
     route = request.scope.get("route")
     extra = (getattr(route, "openapi_extra", None) or {}) if route else {}
-    marked = bool(extra.get("x-writes"))
-    writes = request.method not in READ_ONLY_METHODS or marked
-    factory = runtime.db.write if writes else runtime.db.read
-    session = factory()
+    writes = request.method not in READ_ONLY_METHODS or bool(extra.get("x-writes"))
+    session = (runtime.db.write if writes else runtime.db.read)()
     try:
         yield session
-        session.commit()
+        _finish(session, commit=True)
     except GuardError as exc:
-        if exc.keep_changes:
-            session.commit()
-        else:
-            session.rollback()
+        _finish(session, commit=exc.keep_changes)
         raise
-    except OperationalError as exc:
-        session.rollback()
-        raise Unavailable("the database is not available; nothing was changed") from exc
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    if not commit:
+        session.rollback()
+        return
+    try:
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise Unavailable("the database is not available; nothing was changed") from exc
+
+
+def commit_in_route_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a sync route so its session commits (or rolls back) on the same thread that did the work.
+
+    FastAPI runs each sync dependency and the route in separate hops to its thread pool. If the commit
+    happened in a later hop, a request holding a lock (SQLite's write lock, a PostgreSQL row lock, the
+    audit chain head) would wait for a free thread while every thread waits for that lock. Committing
+    before the route's thread is released means whoever holds a lock also holds the thread that frees it.
+    """
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        session = next((value for value in kwargs.values() if isinstance(value, Session)), None)
+        if session is None:
+            return endpoint(*args, **kwargs)
+        try:
+            result = endpoint(*args, **kwargs)
+        except GuardError as exc:
+            _finish(session, commit=exc.keep_changes)
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        _finish(session, commit=True)
+        return result
+
+    return run
+
+
+class GuardRoute(APIRoute):
+    """Every router uses this route class: see `commit_in_route_thread`."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, commit_in_route_thread(endpoint), **kwargs)
 
 
 SessionDep = Annotated[Session, Depends(_session, scope="function")]
@@ -77,7 +122,8 @@ async def now(runtime: RuntimeDep) -> datetime:
 NowDep = Annotated[datetime, Depends(now)]
 
 
-def current_principal(request: Request, session: SessionDep, runtime: RuntimeDep, at: NowDep) -> Principal:
+def authenticate(request: Request, session: Session, runtime: Runtime, at: datetime) -> Principal:
+    """Who sent this request, checked against the database (status, token version, revocations)."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
@@ -91,6 +137,13 @@ def current_principal(request: Request, session: SessionDep, runtime: RuntimeDep
         raise Unauthenticated("unsupported authorization scheme; use Bearer or ApiKey")
     request.state.principal = principal
     return principal
+
+
+def current_principal(request: Request, runtime: RuntimeDep, at: NowDep) -> Principal:
+    """Authenticate in a short read transaction of its own, so no lock is held between this dependency's
+    thread hop and the route's."""
+    with runtime.db.read() as session:
+        return authenticate(request, session, runtime, at)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -32,7 +32,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import current_principal
+from api.deps import authenticate
 from guard.access.batch import WriteBatcher
 from guard.auth.service import Principal
 from guard.db import transaction
@@ -66,7 +66,7 @@ async def as_principal(
     request: Request, runtime: Runtime, now: datetime, work: Callable[[Session, Principal], T]
 ) -> T:
     """Authenticate and run `work` in one write transaction."""
-    return await _unit(request, runtime, lambda s: work(s, current_principal(request, s, runtime, now)))
+    return await _unit(request, runtime, lambda s: work(s, authenticate(request, s, runtime, now)))
 
 
 async def anonymous(request: Request, runtime: Runtime, work: Callable[[Session], T]) -> T:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api import unit
-from api.deps import WRITES, ClientDep, NowDep, RuntimeDep
+from api.deps import WRITES, ClientDep, GuardRoute, NowDep, RuntimeDep
 from api.schemas import Strict
 from guard.access import approvals, service
 from guard.access.models import AccessRequest
@@ -28,7 +28,7 @@ from guard.people.models import User
 from guard.people.service import get_user
 from guard.runtime import Runtime
 
-router = APIRouter(tags=["access"])
+router = APIRouter(tags=["access"], route_class=GuardRoute)
 StatusName = Literal["granted", "pending", "denied", "rejected", "expired", "cancelled"]
 
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import ClientDep, NowDep, PrincipalDep, RuntimeDep, SessionDep
+from api.deps import ClientDep, GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep
 from api.schemas import Strict
 from guard.agreements import service
 
-router = APIRouter(tags=["agreements"])
+router = APIRouter(tags=["agreements"], route_class=GuardRoute)
 
 
 class AgreementOut(BaseModel):

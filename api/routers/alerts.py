@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import NowDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, SessionDep, require_roles
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.detection import alerts as service
 from guard.detection.models import Alert
 from guard.types import Role
 
-router = APIRouter(tags=["detection"])
+router = APIRouter(tags=["detection"], route_class=GuardRoute)
 SecurityDep = Annotated[Principal, Depends(require_roles(Role.SECURITY))]
 Severity = Literal["low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "acknowledged", "resolved"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.deps import WRITES, NowDep, RuntimeDep, SessionDep, require_roles
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
 from guard.audit import export as exports
 from guard.audit import search as searching
 from guard.audit.checkpoints import load_public_keys
@@ -18,7 +18,7 @@ from guard.auth.service import Principal
 from guard.errors import InvalidInput
 from guard.types import Role
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=GuardRoute)
 SecurityDep = Annotated[Principal, Depends(require_roles(Role.SECURITY))]
 FILTERS = searching.FILTER_NAMES
 

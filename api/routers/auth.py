@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ClientDep, NowDep, PrincipalDep, RuntimeDep, SessionDep
+from api.deps import ClientDep, GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep
 from api.routers.users import UserOut, user_out
 from api.schemas import Strict
 from guard.auth import service
 from guard.people.service import get_user
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=GuardRoute)
 
 
 class LoginIn(Strict):
@@ -40,12 +40,15 @@ def _pair_out(pair: service.TokenPair) -> TokenPairOut:
 def login(
     body: LoginIn, session: SessionDep, runtime: RuntimeDep, client: ClientDep, now: NowDep
 ) -> TokenPairOut:
+    with runtime.db.read() as read:
+        password_ok = service.check_password(
+            session=read, passwords=runtime.passwords, username=body.username, password=body.password
+        )
     pair = service.login(
         session=session,
-        passwords=runtime.passwords,
         codec=runtime.codec,
         username=body.username,
-        password=body.password,
+        password_ok=password_ok,
         client=client,
         now=now,
         refresh_lifetime=runtime.refresh_lifetime,

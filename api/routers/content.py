@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from api import unit
-from api.deps import WRITES, NowDep, RuntimeDep
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep
 from guard.access.content import Delivery, deliver
 
-router = APIRouter(tags=["access"])
+router = APIRouter(tags=["access"], route_class=GuardRoute)
 
 
 def _disposition(filename: str, *, attachment: bool) -> str:

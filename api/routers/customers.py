@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import NowDep, PrincipalDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, PrincipalDep, SessionDep, require_roles
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.customers import service
@@ -20,7 +20,7 @@ from guard.errors import Forbidden, NotFound
 from guard.people.service import find_user, get_user
 from guard.types import Role
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], route_class=GuardRoute)
 ManagerDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CUSTODIAN))]
 OVERSEERS = (Role.ADMIN, Role.SECURITY, Role.HR, Role.CUSTODIAN, Role.APPROVER)
 

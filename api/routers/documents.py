@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel
 from starlette.formparsers import MultiPartParser
 
-from api.deps import NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
 from guard.auth.service import Principal
 from guard.documents import service
 from guard.errors import Forbidden
@@ -25,7 +25,7 @@ from guard.types import Role
 # document never lands in a temporary file on disk before it is encrypted.
 MultiPartParser.spool_max_size = 1 << 40
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], route_class=GuardRoute)
 UploaderDep = Annotated[
     Principal, Depends(require_roles(Role.AUTHOR, Role.CUSTODIAN, Role.ADMIN, Role.SECURITY))
 ]

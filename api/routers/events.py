@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import NowDep, PrincipalDep, SessionDep
+from api.deps import GuardRoute, NowDep, PrincipalDep, SessionDep
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.detection.ingest import MAX_BATCH, ExternalEvent, ingest_events
 from guard.errors import Forbidden
 from guard.types import Role
 
-router = APIRouter(tags=["detection"])
+router = APIRouter(tags=["detection"], route_class=GuardRoute)
 
 
 def ingest_key(principal: PrincipalDep) -> Principal:

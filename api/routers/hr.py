@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.hr import archive, handovers
 from guard.hr.events import EventInput, apply_event
 from guard.types import Role
 
-router = APIRouter(tags=["hr"])
+router = APIRouter(tags=["hr"], route_class=GuardRoute)
 HrDep = Annotated[Principal, Depends(require_roles(Role.HR))]
 ReviewerDep = Annotated[Principal, Depends(require_roles(Role.SECURITY, Role.HR))]
 

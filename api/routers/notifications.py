@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import NowDep, PrincipalDep, SessionDep
+from api.deps import GuardRoute, NowDep, PrincipalDep, SessionDep
 from guard.notifications import service
 from guard.notifications.models import Notification
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], route_class=GuardRoute)
 
 
 class NotificationOut(BaseModel):

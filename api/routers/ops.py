@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from api.deps import RuntimeDep
+from api.deps import GuardRoute, RuntimeDep
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=GuardRoute)
 
 
 @router.get("/healthz")

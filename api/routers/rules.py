@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from api.deps import NowDep, RuntimeDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
 from guard.auth.service import Principal
 from guard.detection.catalog import RuleState, rule_catalog
 from guard.detection.rulestore import ReloadOutcome
 from guard.types import Role
 
-router = APIRouter(tags=["detection"])
+router = APIRouter(tags=["detection"], route_class=GuardRoute)
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SECURITY, Role.ADMIN))]
 
 

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import NowDep, RuntimeDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.people import service
 from guard.people.models import User
 from guard.types import Role
 
-router = APIRouter(tags=["people"])
+router = APIRouter(tags=["people"], route_class=GuardRoute)
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 RoleName = Literal["staff", "author", "custodian", "approver", "security", "hr", "admin", "ingest"]
 

@@ -90,19 +90,25 @@ def _pair(
     return TokenPair(access, refresh_plain, int(codec.lifetime.total_seconds()))
 
 
+def check_password(*, session: Session, passwords: Passwords, username: str, password: str) -> bool:
+    """Argon2 is slow on purpose: run this in a read transaction, before the login's write transaction,
+    so no write lock is held while hashing."""
+    password_hash = session.scalars(select(User.password_hash).where(User.username == username)).first()
+    return passwords.verify(password_hash, password)
+
+
 def login(
     *,
     session: Session,
-    passwords: Passwords,
     codec: TokenCodec,
     username: str,
-    password: str,
+    password_ok: bool,
     client: ClientInfo,
     now: datetime,
     refresh_lifetime: timedelta,
 ) -> TokenPair:
+    """Start a session for `username` once `check_password` said yes; record the outcome either way."""
     user = session.scalars(select(User).where(User.username == username)).first()
-    password_ok = passwords.verify(user.password_hash if user else None, password)
     if user is None or not password_ok or not can_act(user, now):
         reason = (
             "unknown user"
