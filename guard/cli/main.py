@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import select
 
 from guard import keys as keyring
-from guard.cli import audit, hr, report, rules, users, vault
+from guard.cli import audit, demo, hr, report, rules, users, vault
 from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings
 from guard.db import transaction
 from guard.migrate import upgrade
@@ -26,6 +26,7 @@ app.add_typer(vault.app, name="vault")
 app.add_typer(rules.app, name="rules")
 app.add_typer(hr.app, name="hr")
 app.add_typer(report.app, name="report")
+app.command("demo")(demo.demo)
 app.command("detect")(rules.detect)
 keys_app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

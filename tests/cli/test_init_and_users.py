@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import stat
-import subprocess
 from pathlib import Path
 
-from tests.support.live import GUARD, server_env
-
-
-def guard(home: Path, db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [GUARD, *args],
-        env=server_env(home, db_url, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.support.live import run_guard as guard
 
 
 def test_init_creates_owner_only_keys_and_the_first_admin_once(tmp_path: Path, db_url: str) -> None:

@@ -83,3 +83,15 @@ def worker_pids(base: str, attempts: int = 200) -> set[int]:
     for _ in range(attempts):
         pids.add(httpx.get(f"{base}/healthz", timeout=5).json()["worker"])
     return pids
+
+
+def run_guard(home: Path, db_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `guard` command as an operator would: its own process, no terminal."""
+    return subprocess.run(
+        [GUARD, *args],
+        env=server_env(home, db_url, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
