@@ -32,11 +32,12 @@ def lookback(
     detector = Detector(rules.rules)
     events = iter_events(session=session, since=now - timedelta(days=days), actor=username)
     found = [o for o in detector.run(events) if isinstance(o, Detection)]
-    known = set(
-        session.execute(
+    known = {
+        (rule, seq)
+        for rule, seq in session.execute(
             select(Alert.rule, Alert.trigger_seq).where(Alert.username == username, Alert.lookback.is_(True))
-        ).tuples()
-    )
+        )
+    }
     alerts = []
     for detection in found:
         if (detection.rule.name, detection.seq) in known:

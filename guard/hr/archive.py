@@ -59,7 +59,7 @@ def list_departures(
     if username is not None:
         query = query.where(person.username == username)
     records = []
-    for departure, user, event in session.execute(query).tuples():
+    for departure, user, event in session.execute(query).all():
         handover = handovers.handover_for(session, departure.id)
         summary = departure.summary or {}
         records.append(
@@ -109,7 +109,7 @@ def list_watchlist(*, session: Session, include_closed: bool = False) -> list[Wa
         query = query.where(WatchlistEntry.closed_at.is_(None))
     return [
         WatchlistRecord(e.id, username, e.departure_id, last_day, e.opened_at, e.closed_at, e.close_reason)
-        for e, username, last_day in session.execute(query).tuples()
+        for e, username, last_day in session.execute(query).all()
     ]
 
 
