@@ -10,7 +10,7 @@ from pydantic import Field
 from guard.policies.rules.base import Finding, RuleConfig, RuleType
 from guard.policies.rules.durations import PositiveDuration, describe
 from guard.policies.rules.events import Event
-from guard.policies.rules.windows import SlidingWindow
+from guard.policies.rules.windows import WindowsByPerson
 
 
 class CardinalityConfig(RuleConfig):
@@ -25,7 +25,7 @@ class Cardinality(RuleType[CardinalityConfig]):
 
     def __init__(self, config: CardinalityConfig) -> None:
         super().__init__(config)
-        self.windows: dict[str, SlidingWindow] = {}
+        self.windows = WindowsByPerson(config.window)
 
     @property
     def horizon(self) -> timedelta:
@@ -36,9 +36,7 @@ class Cardinality(RuleType[CardinalityConfig]):
         values = event.customer_ids if cfg.field == "customer" else event.document_ids
         if not values:
             return None
-        window = self.windows.get(event.actor)
-        if window is None:
-            window = self.windows[event.actor] = SlidingWindow(cfg.window)
+        window = self.windows[event.actor]
         window.add(event.ts, event.seq, values=values)
         distinct = len(window.distinct)
         if distinct < cfg.threshold:

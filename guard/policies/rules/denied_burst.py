@@ -10,7 +10,7 @@ from guard.policies.rules.base import Finding, RuleConfig, RuleType
 from guard.policies.rules.durations import PositiveDuration, describe
 from guard.policies.rules.events import Event
 from guard.policies.rules.filters import Decision
-from guard.policies.rules.windows import SlidingWindow
+from guard.policies.rules.windows import WindowsByPerson
 
 
 class DeniedBurstConfig(RuleConfig):
@@ -26,7 +26,7 @@ class DeniedBurst(RuleType[DeniedBurstConfig]):
     def __init__(self, config: DeniedBurstConfig) -> None:
         super().__init__(config)
         self.refusals = frozenset(config.decisions)
-        self.windows: dict[str, SlidingWindow] = {}
+        self.windows = WindowsByPerson(config.window)
 
     @property
     def horizon(self) -> timedelta:
@@ -36,9 +36,7 @@ class DeniedBurst(RuleType[DeniedBurstConfig]):
         if event.decision not in self.refusals:
             return None
         cfg = self.config
-        window = self.windows.get(event.actor)
-        if window is None:
-            window = self.windows[event.actor] = SlidingWindow(cfg.window)
+        window = self.windows[event.actor]
         window.add(event.ts, event.seq)
         if window.total < cfg.threshold:
             return None

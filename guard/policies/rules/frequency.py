@@ -9,7 +9,7 @@ from pydantic import Field
 from guard.policies.rules.base import Finding, RuleConfig, RuleType, Weight, noun, weight_of
 from guard.policies.rules.durations import PositiveDuration, describe
 from guard.policies.rules.events import Event
-from guard.policies.rules.windows import SlidingWindow
+from guard.policies.rules.windows import WindowsByPerson
 
 
 class FrequencyConfig(RuleConfig):
@@ -24,7 +24,7 @@ class Frequency(RuleType[FrequencyConfig]):
 
     def __init__(self, config: FrequencyConfig) -> None:
         super().__init__(config)
-        self.windows: dict[str, SlidingWindow] = {}
+        self.windows = WindowsByPerson(config.window)
 
     @property
     def horizon(self) -> timedelta:
@@ -32,9 +32,7 @@ class Frequency(RuleType[FrequencyConfig]):
 
     def observe(self, event: Event) -> Finding | None:
         cfg = self.config
-        window = self.windows.get(event.actor)
-        if window is None:
-            window = self.windows[event.actor] = SlidingWindow(cfg.window)
+        window = self.windows[event.actor]
         window.add(event.ts, event.seq, weight_of(event, cfg.weight))
         if window.total < cfg.threshold:
             return None

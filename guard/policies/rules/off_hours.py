@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from guard.policies.rules.base import Finding, RuleConfig, RuleType
 from guard.policies.rules.durations import PositiveDuration, describe
 from guard.policies.rules.events import Event
-from guard.policies.rules.windows import SlidingWindow
+from guard.policies.rules.windows import WindowsByPerson
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,7 +53,7 @@ class OffHours(RuleType[OffHoursConfig]):
         super().__init__(config)
         self.zone = ZoneInfo(config.timezone)
         self.days = frozenset(DAYS.index(d) for d in config.days)
-        self.windows: dict[str, SlidingWindow] = {}
+        self.windows = WindowsByPerson(config.window)
 
     @property
     def horizon(self) -> timedelta:
@@ -73,9 +73,7 @@ class OffHours(RuleType[OffHoursConfig]):
         if self.is_working_time(event.ts):
             return None
         cfg = self.config
-        window = self.windows.get(event.actor)
-        if window is None:
-            window = self.windows[event.actor] = SlidingWindow(cfg.window)
+        window = self.windows[event.actor]
         window.add(event.ts, event.seq)
         if window.total < cfg.threshold:
             return None

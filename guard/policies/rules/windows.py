@@ -60,3 +60,15 @@ class SlidingWindow:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+class WindowsByPerson(dict[str, SlidingWindow]):
+    """One sliding window per person, opened on the person's first event."""
+
+    def __init__(self, span: timedelta) -> None:
+        super().__init__()
+        self.span = span
+
+    def __missing__(self, person: str) -> SlidingWindow:
+        window = self[person] = SlidingWindow(self.span)
+        return window
