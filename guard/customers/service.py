@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
 from guard.customers.models import Customer
 from guard.errors import Conflict, InvalidInput, NotFound
+from guard.people.holdings import pass_on
 from guard.people.models import User
 from guard.people.service import find_user
 from guard.types import WORKING_STATUSES
@@ -103,21 +104,14 @@ def transfer_portfolio(
     *, session: Session, actor: str, from_user_id: str, to_user_id: str, now: datetime
 ) -> list[str]:
     """Every customer owned by one person passes to another; returns the customer ids moved."""
-    moved = list(session.scalars(select(Customer.id).where(Customer.owner_id == from_user_id)))
-    if moved:
-        session.execute(
-            update(Customer)
-            .where(Customer.owner_id == from_user_id)
-            .values(owner_id=to_user_id, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        giver, taker = session.get(User, from_user_id), session.get(User, to_user_id)
-        record(
-            session=session,
-            actor=actor,
-            action="customer.transfer",
-            target=f"user:{giver.username if giver else from_user_id}",
-            payload={"customer_ids": moved, "to": taker.username if taker else to_user_id},
-            ts=now,
-        )
-    return moved
+    return pass_on(
+        session=session,
+        holder=Customer.owner_id,
+        from_user_id=from_user_id,
+        to_user_id=to_user_id,
+        actor=actor,
+        action="customer.transfer",
+        moved_key="customer_ids",
+        now=now,
+        also={"updated_at": now},
+    )

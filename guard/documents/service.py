@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, aliased
 
 from guard.access.models import AccessCounter
@@ -18,6 +18,7 @@ from guard.customers.models import Customer
 from guard.db import new_id
 from guard.documents.models import Document
 from guard.errors import InvalidInput, NotFound, TooLarge
+from guard.people.holdings import pass_on
 from guard.people.models import User
 from guard.people.service import find_user
 from guard.policies.access import CLASSIFICATIONS, AccessPolicy, Classification, limit_for
@@ -226,21 +227,13 @@ def transfer_custody(
     *, session: Session, actor: str, from_user_id: str, to_user_id: str, now: datetime
 ) -> list[str]:
     """Every document kept by one person passes to another; returns the document ids moved."""
-    moved = list(session.scalars(select(Document.id).where(Document.custodian_id == from_user_id)))
-    if moved:
-        session.execute(
-            update(Document)
-            .where(Document.custodian_id == from_user_id)
-            .values(custodian_id=to_user_id)
-            .execution_options(synchronize_session=False)
-        )
-        giver, taker = session.get(User, from_user_id), session.get(User, to_user_id)
-        record(
-            session=session,
-            actor=actor,
-            action="document.custody_transfer",
-            target=f"user:{giver.username if giver else from_user_id}",
-            payload={"document_ids": moved, "to": taker.username if taker else to_user_id},
-            ts=now,
-        )
-    return moved
+    return pass_on(
+        session=session,
+        holder=Document.custodian_id,
+        from_user_id=from_user_id,
+        to_user_id=to_user_id,
+        actor=actor,
+        action="document.custody_transfer",
+        moved_key="document_ids",
+        now=now,
+    )

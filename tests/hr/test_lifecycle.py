@@ -129,6 +129,13 @@ def test_notice_profile_then_access_ends_on_time_and_the_sweep_hands_everything_
     owner, keepers = owner_and_custodians(runtime, team)
     assert owner == "sam"
     assert keepers == {"Account plan": "kim", "Visit notes": "sam", "Price list": "kim", "Contract": "writer"}
+    handed_over = [
+        (e["action"], e["target"], e["payload"]) for e in audit(runtime) if "transfer" in e["action"]
+    ]
+    assert handed_over == [
+        ("customer.transfer", "user:ann", {"customer_ids": [team.customer], "to": "sam"}),
+        ("document.custody_transfer", "user:ann", {"document_ids": [team.notes], "to": "sam"}),
+    ]
     assert status_of(client, people, "ann") == "departed"
     with runtime.db.read() as session:
         requests = {r.id: r for r in session.scalars(select(AccessRequest))}
