@@ -13,19 +13,20 @@ from sqlalchemy.orm import Session
 from guard.audit.models import AuditEntry, AuditHead
 from guard.policies.rules import Event
 
-COLUMNS = (
-    AuditEntry.seq,
-    AuditEntry.ts,
-    AuditEntry.actor,
-    AuditEntry.action,
-    AuditEntry.target,
-    AuditEntry.body,
-)
+# The hashed body says everything an event needs; on SQLite the other columns are derived from it anyway.
+COLUMNS = (AuditEntry.seq, AuditEntry.body)
 
 
 def to_event(row: Sequence[Any]) -> Event:
-    payload = orjson.loads(row[5]).get("payload") or {}
-    return Event.build(seq=row[0], ts=row[1], actor=row[2], action=row[3], target=row[4], payload=payload)
+    doc = orjson.loads(row[1])
+    return Event.build(
+        seq=row[0],
+        ts=datetime.fromisoformat(doc["ts"]),
+        actor=doc["actor"],
+        action=doc["action"],
+        target=doc["target"],
+        payload=doc.get("payload") or {},
+    )
 
 
 def read_after(*, session: Session, after_seq: int, limit: int) -> list[Event]:
