@@ -233,7 +233,12 @@ def generate_chain(url: str, entries: int) -> list[bytes]:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=OFF")  # loading test data only
     marker = "?" if sqlite else "%s"
-    statement = f"INSERT INTO audit_entries VALUES ({', '.join([marker] * 8)})"
+    # SQLite derives ts, actor, action and target from the body; PostgreSQL stores copies.
+    columns = (
+        "seq, body, prev_hash, hash" if sqlite else "seq, ts, actor, action, target, body, prev_hash, hash"
+    )
+    markers = ", ".join([marker] * len(columns.split(", ")))
+    statement = f"INSERT INTO audit_entries ({columns}) VALUES ({markers})"
     for name in SECONDARY_INDEXES:
         cursor.execute(f"DROP INDEX {name}")
     for seq in range(1, entries + 1):
@@ -251,10 +256,10 @@ def generate_chain(url: str, entries: int) -> list[bytes]:
             option=orjson.OPT_SORT_KEYS,
         )
         digest = hashlib.sha256(DOMAIN_TAG + seq.to_bytes(8, "big") + prev + body).digest()
-        stored_ts = ts.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else ts
-        batch.append(
-            (seq, stored_ts, actor, "document.view", target, body.decode(), prev.hex(), digest.hex())
-        )
+        if sqlite:
+            batch.append((seq, body.decode(), prev.hex(), digest.hex()))
+        else:
+            batch.append((seq, ts, actor, "document.view", target, body.decode(), prev.hex(), digest.hex()))
         bodies.append(body)
         prev = digest
         if len(batch) == 20_000:

@@ -91,22 +91,16 @@ def flush_pending(session: Session) -> list[PendingEntry]:
     if head is None:
         raise Unavailable("the audit log has no chain head; run `guard init` to migrate the database")
     seq, prev = head.seq, head.hash
+    # SQLite derives ts, actor, action and target from the body; PostgreSQL stores copies of them.
+    copies = connection.dialect.name != "sqlite"
     rows = []
     for entry, body in zip(pending, bodies, strict=True):
         seq += 1
         digest = entry_hash(seq, prev, body)
-        rows.append(
-            {
-                "seq": seq,
-                "ts": entry.ts,
-                "actor": entry.actor,
-                "action": entry.action,
-                "target": entry.target,
-                "body": body.decode(),
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
+        row: dict[str, Any] = {"seq": seq, "body": body.decode(), "prev_hash": prev, "hash": digest}
+        if copies:
+            row.update(ts=entry.ts, actor=entry.actor, action=entry.action, target=entry.target)
+        rows.append(row)
         entry.seq, entry.hash = seq, digest
         prev = digest
     if len(rows) == 1 and connection.dialect.name == "postgresql":

@@ -9,8 +9,13 @@ from guard.db import Base, UTCDateTime
 
 
 class AuditEntry(Base):
-    """One link of the chain. `body` is the canonical JSON that was hashed; the other columns
-    (ts, actor, action, target) are indexed copies of what it says, checked by verify."""
+    """One link of the chain. `body` is the canonical JSON that was hashed; ts, actor, action and
+    target are what it says, kept as columns so searches can use indexes.
+
+    On SQLite those four are virtual generated columns (`SQLITE_ENTRIES_DDL`): the database derives
+    them from the body, so they cannot disagree with it, and verify only has to check that the table
+    definition is still this one. On PostgreSQL they are stored copies (a generated timestamptz would
+    need a user function an attacker could replace) and verify compares them with the body."""
 
     __tablename__ = "audit_entries"
 
@@ -29,6 +34,23 @@ class AuditEntry(Base):
         Index("ix_audit_entries_target_seq", "target", "seq"),
         Index("ix_audit_entries_ts", "ts"),
     )
+
+
+# The exact text SQLite keeps for the table (migration 0006 creates it). Inserts name only the stored
+# columns: seq, body, prev_hash and hash.
+SQLITE_ENTRIES_DDL = """CREATE TABLE audit_entries (
+    seq BIGINT NOT NULL,
+    ts DATETIME NOT NULL
+        GENERATED ALWAYS AS (replace(substr(json_extract(body, '$.ts'), 1, 26), 'T', ' ')) VIRTUAL,
+    actor VARCHAR(200) NOT NULL GENERATED ALWAYS AS (json_extract(body, '$.actor')) VIRTUAL,
+    action VARCHAR(100) NOT NULL GENERATED ALWAYS AS (json_extract(body, '$.action')) VIRTUAL,
+    target VARCHAR(300) NOT NULL GENERATED ALWAYS AS (json_extract(body, '$.target')) VIRTUAL,
+    body TEXT NOT NULL,
+    prev_hash VARCHAR(64) NOT NULL,
+    hash VARCHAR(64) NOT NULL,
+    CONSTRAINT pk_audit_entries PRIMARY KEY (seq)
+)"""
+DERIVED_COLUMNS = ("ts", "actor", "action", "target")
 
 
 class AuditHead(Base):

@@ -1,49 +1,36 @@
 """The fast part of verification: walk the chain in seq order, find the first entry that does not fit.
 
-Speed matters (millions of entries), so the walk reads body, hash and prev_hash in batches through the
-driver's own cursor, hashes each batch in a tight loop and compares a whole batch with one string comparison.
-The consistency of the indexed copies (actor, action, target, ts) with the hashed body is checked
-by one SQL statement that the database evaluates on its own connection in a second thread: SQLite and
-PostgreSQL both work without holding Python's GIL, so the two checks overlap.
+The walk itself is `guard.audit.walk`. On a SQLite file a long walk is cut into one stretch per core:
+this process checks the first, `python -m guard.audit.walk` helpers check the others, and the stretches
+are joined in seq order (each one starts from the stored hash its predecessor must end in). PostgreSQL
+stores copies of actor, action, target and ts beside the hashed body; one SQL statement, evaluated on its
+own connection in a second thread, checks them while the walk runs. On SQLite the database derives them
+from the body, so verify checks the table definition instead (`definition_changed`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import struct
+import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
-from guard.audit.chain import DOMAIN_TAG, format_ts
-from guard.audit.models import AuditEntry
+from guard.audit.chain import format_ts
+from guard.audit.models import SQLITE_ENTRIES_DDL, AuditEntry
+from guard.audit.walk import BATCH, SQLITE_MMAP_BYTES, Stretch, walk
 
-BATCH = 2000
-_PREFIX = struct.Struct(f">{len(DOMAIN_TAG)}sQ32s").pack
-_SHA256 = hashlib.sha256
+log = logging.getLogger("guard.audit")
 
-_SQL = {
-    "sqlite": (
-        "SELECT CAST(body AS BLOB), hash, prev_hash FROM audit_entries "
-        "WHERE seq > ? AND seq <= ? ORDER BY seq",
-        "SELECT seq, CAST(body AS BLOB), hash, prev_hash FROM audit_entries "
-        "WHERE seq > ? AND seq <= ? ORDER BY seq",
-    ),
-    # Text, encoded in Python: cheaper than bytea, which travels hex-encoded.
-    "postgresql": (
-        "SELECT body, hash, prev_hash FROM audit_entries WHERE seq > %s AND seq <= %s ORDER BY seq",
-        "SELECT seq, body, hash, prev_hash FROM audit_entries WHERE seq > %s AND seq <= %s ORDER BY seq",
-    ),
-}
-# Reads go through the page cache either way; mapping the file saves a copy per page on long scans.
-SQLITE_MMAP_BYTES = 1 << 30
+# Below this many entries a helper process costs more than it saves.
+PARALLEL_FROM = 100_000
 
-# The first entry whose indexed columns disagree with what its hashed body says.
+# The first entry whose stored columns disagree with what its hashed body says.
 _COLUMNS_SQL = {
     # A body that is not JSON at all makes the statement fail; the Python check then takes over.
     "sqlite": """
@@ -64,15 +51,7 @@ WHERE e.seq > :start AND e.seq <= :stop AND (
 }
 
 
-@dataclass
-class Scan:
-    """Entries start+1..end check out; `problem_at` is the first one that does not (None: all of them)."""
-
-    start: int
-    end: int
-    end_hash: str
-    problem_at: int | None = None
-    hashes: dict[int, str] = field(default_factory=dict)  # stored hash at each wanted seq that checked out
+Scan = Stretch  # a whole walk: the joined stretches
 
 
 def scan_chain(
@@ -84,101 +63,147 @@ def scan_chain(
     wanted: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     batch: int = BATCH,
+    parallel_from: int | None = None,
+    parts: int | None = None,
 ) -> Scan:
-    """Check entries start+1..stop against the chain that ends in `start_hash` at `start`."""
+    """Check entries start+1..stop against the chain that ends in `start_hash` at `start`.
+
+    A SQLite file with at least `parallel_from` entries to check (default PARALLEL_FROM) is cut into
+    `parts` stretches (default: one per core)."""
     sqlite = connection.dialect.name == "sqlite"
-    fast_sql, seq_sql = _SQL["sqlite" if sqlite else "postgresql"]
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    if sqlite:
-        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-    scan = Scan(start=start, end=start, end_hash=start_hash)
-    targets = sorted(w for w in wanted if start < w <= stop)
-    pointer = 0
-    prev = bytes.fromhex(start_hash)
-    last = start
     try:
-        while last < stop:
-            high = min(last + batch, stop)
-            cursor.execute(fast_sql, (last, high))
-            rows = cursor.fetchall()
-            checked = _check_batch(
-                rows, last=last, high=high, prev=prev, link=scan.end_hash, text_bodies=not sqlite
+        if sqlite:
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        stretches = _plan(
+            connection,
+            start=start,
+            start_hash=start_hash,
+            stop=stop,
+            at_least=PARALLEL_FROM if parallel_from is None else parallel_from,
+            parts=min(os.cpu_count() or 1, 8) if parts is None else parts,
+        )
+        helpers = [_Helper(connection, piece, wanted) for piece in stretches[1:]]
+        first_start, first_hash, first_stop = stretches[0]
+        results = [
+            walk(
+                cursor,
+                dialect="sqlite" if sqlite else "postgresql",
+                start=first_start,
+                start_hash=first_hash,
+                stop=first_stop,
+                wanted=wanted,
+                progress=progress,
+                batch=batch,
             )
-            if checked is None:  # a gap, a NULL or a malformed value: look row by row
-                rows = _fetch(cursor, seq_sql, last, high)
-                checked = _check_rows(rows, last=last, high=high, prev=prev, link=scan.end_hash)
-            digests, hashes, bad = checked
-            good = len(digests) if bad is None else bad - last - 1
-            while pointer < len(targets) and targets[pointer] <= last + good:
-                scan.hashes[targets[pointer]] = hashes[targets[pointer] - last - 1]
-                pointer += 1
-            if good:
-                scan.end, scan.end_hash = last + good, hashes[good - 1]
-                prev = digests[good - 1]
-            if progress is not None:
-                progress(good)
-            if bad is not None:
-                scan.problem_at = bad
-                return scan
-            last = high
+        ]
+        for helper in helpers:
+            if results[-1].problem_at is None:
+                results.append(helper.result(cursor, progress))
+            else:
+                helper.cancel()  # an earlier stretch already holds the first problem
     finally:
         cursor.close()
-    return scan
+    return _join(results)
 
 
-def _fetch(cursor: Any, sql: str, low: int, high: int) -> list[Any]:
-    cursor.execute(sql, (low, high))
-    return list(cursor.fetchall())
+def _plan(
+    connection: Connection, *, start: int, start_hash: str, stop: int, at_least: int, parts: int
+) -> list[tuple[int, str, int]]:
+    """(start, start_hash, stop) per stretch: `parts` of them for a long walk over a SQLite file."""
+    whole = [(start, start_hash, stop)]
+    if _sqlite_file(connection) is None or parts < 2 or stop - start < max(at_least, parts):
+        return whole
+    bounds = [start + (stop - start) * k // parts for k in range(parts + 1)]
+    table = AuditEntry.__table__
+    rows = connection.execute(select(table.c.seq, table.c.hash).where(table.c.seq.in_(bounds[1:-1]))).all()
+    stored = {int(seq): digest for seq, digest in rows}
+    if any(not isinstance(stored.get(b), str) or len(stored[b]) != 64 for b in bounds[1:-1]):
+        return whole  # a boundary entry is missing or damaged: one walk finds and names it
+    hashes = [start_hash, *(stored[b] for b in bounds[1:-1])]
+    return [(bounds[k], hashes[k], bounds[k + 1]) for k in range(parts)]
 
 
-def _check_batch(
-    rows: list[Any], *, last: int, high: int, prev: bytes, link: str, text_bodies: bool
-) -> tuple[list[bytes], Sequence[str], int | None] | None:
-    """The fast path: every seq present, every value well-formed. None sends the batch to `_check_rows`.
-
-    Each entry's hash must be what its seq, body and the previous hash give, and its stored prev_hash
-    must name the previous entry's hash; both are compared for the whole batch at once."""
-    if len(rows) != high - last:
+def _sqlite_file(connection: Connection) -> str | None:
+    if connection.dialect.name != "sqlite":
         return None
-    try:
-        bodies, hashes, links = zip(*rows, strict=True)
-        if text_bodies:
-            bodies = tuple(map(str.encode, bodies))
-        digests: list[bytes] = []
-        append = digests.append
-        for seq, body in enumerate(bodies, last + 1):
-            prev = _SHA256(_PREFIX(DOMAIN_TAG, seq, prev) + body).digest()
-            append(prev)
-        if b"".join(digests).hex() == "".join(hashes) and "".join(links) == link + "".join(hashes[:-1]):
-            return digests, hashes, None
-    except (TypeError, ValueError):
+    database = connection.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    expected_link = link
-    for index, (digest, stored, stored_link) in enumerate(zip(digests, hashes, links, strict=True)):
-        if digest.hex() != stored or stored_link != expected_link:
-            return digests, hashes, last + 1 + index
-        expected_link = stored
-    return digests, hashes, None  # pragma: no cover - the joined strings differed, so one entry does
+    return os.path.abspath(database)
 
 
-def _check_rows(
-    rows: list[Any], *, last: int, high: int, prev: bytes, link: str
-) -> tuple[list[bytes], list[str], int | None]:
-    digests: list[bytes] = []
-    hashes: list[str] = []
-    expected = last + 1
-    for seq, raw_body, stored, stored_link in rows:
-        body = raw_body.encode() if isinstance(raw_body, str) else raw_body
-        if seq != expected or not isinstance(body, bytes | memoryview) or not isinstance(stored, str):
-            return digests, hashes, expected
-        prev = _SHA256(_PREFIX(DOMAIN_TAG, seq, prev) + bytes(body)).digest()
-        if prev.hex() != stored or stored_link != link:
-            return digests, hashes, expected
-        digests.append(prev)
-        hashes.append(stored)
-        link = stored
-        expected += 1
-    return digests, hashes, expected if expected <= high else None
+class _Helper:
+    """One stretch checked by `python -m guard.audit.walk`; if the helper fails, this process walks it."""
+
+    def __init__(self, connection: Connection, piece: tuple[int, str, int], wanted: Sequence[int]) -> None:
+        self.start, self.start_hash, self.stop = piece
+        self.wanted = [w for w in wanted if self.start < w <= self.stop]
+        request = {
+            "database": _sqlite_file(connection),
+            "start": self.start,
+            "start_hash": self.start_hash,
+            "stop": self.stop,
+            "wanted": self.wanted,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "guard.audit.walk"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        # Sent now, so the helper works while this process walks its own stretch.
+        stdin, self.process.stdin = self.process.stdin, None  # communicate() then only reads
+        assert stdin is not None
+        try:
+            with stdin:
+                stdin.write(orjson.dumps(request))
+        except OSError:
+            pass  # the helper is gone already; result() finds out and walks the stretch here
+
+    def result(self, cursor: object, progress: Callable[[int], None] | None) -> Stretch:
+        out, err = self.process.communicate()
+        try:
+            if self.process.returncode != 0:
+                raise ValueError(err.decode(errors="replace").strip()[-500:])
+            answer = orjson.loads(out)
+            stretch = Stretch(
+                start=int(answer["start"]),
+                end=int(answer["end"]),
+                end_hash=str(answer["end_hash"]),
+                problem_at=None if answer["problem_at"] is None else int(answer["problem_at"]),
+                hashes={int(k): str(v) for k, v in answer["hashes"].items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("an audit walk helper failed (%s); checking its stretch here", exc)
+            return walk(
+                cursor,
+                dialect="sqlite",
+                start=self.start,
+                start_hash=self.start_hash,
+                stop=self.stop,
+                wanted=self.wanted,
+                progress=progress,
+            )
+        if progress is not None:
+            progress(stretch.end - stretch.start)
+        return stretch
+
+    def cancel(self) -> None:
+        self.process.kill()
+        self.process.communicate()
+
+
+def _join(stretches: list[Stretch]) -> Scan:
+    """Stretches in seq order; the first problem ends the scan."""
+    joined = Scan(start=stretches[0].start, end=stretches[0].end, end_hash=stretches[0].end_hash)
+    for stretch in stretches:
+        joined.hashes.update(stretch.hashes)
+        joined.end, joined.end_hash = stretch.end, stretch.end_hash
+        if stretch.problem_at is not None:
+            joined.problem_at = stretch.problem_at
+            break
+    return joined
 
 
 class ColumnCheck:
@@ -211,16 +236,29 @@ class ColumnCheck:
 
 
 def first_column_mismatch(engine: Engine, *, start: int, stop: int) -> int | None:
-    dialect = "sqlite" if engine.dialect.name == "sqlite" else "postgresql"
-    params = {"start": start, "stop": stop}
     with engine.connect() as connection:
-        try:
+        return column_mismatch(connection, start=start, stop=stop)
+
+
+def column_mismatch(connection: Connection, *, start: int, stop: int) -> int | None:
+    """The first entry in (start, stop] whose actor, action, target or ts column disagrees with its body."""
+    dialect = "sqlite" if connection.dialect.name == "sqlite" else "postgresql"
+    params = {"start": start, "stop": stop}
+    try:
+        with connection.begin_nested():
             value = connection.execute(text(_COLUMNS_SQL[dialect]), params).scalar()
-            return int(value) if value is not None else None
-        except DBAPIError:
-            # A body that is not JSON at all stops the SQL check: check in Python instead.
-            connection.rollback()
-            return _python_column_mismatch(connection, start=start, stop=stop)
+        return int(value) if value is not None else None
+    except DBAPIError:
+        # A body that is not JSON at all stops the SQL check: check in Python instead.
+        return _python_column_mismatch(connection, start=start, stop=stop)
+
+
+def definition_changed(connection: Connection) -> bool:
+    """SQLite: the entries table is no longer the one whose columns the database derives from the body."""
+    found = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'audit_entries'"
+    ).scalar()
+    return found != SQLITE_ENTRIES_DDL
 
 
 def _python_column_mismatch(connection: Connection, *, start: int, stop: int) -> int | None:

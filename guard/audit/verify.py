@@ -1,4 +1,4 @@
-"""Verify the audit log: the chain, the indexed copies, the signed checkpoints and the witness file.
+"""Verify the audit log: the chain, the searchable columns, the signed checkpoints and the witness file.
 
 Incremental mode (the default) starts from the last signed checkpoint that an earlier run found good (kept
 in a small state file outside the database) and checks that this anchor still matches the table; `full`
@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from guard.audit.chain import GENESIS_HASH, entry_hash
@@ -26,7 +27,7 @@ from guard.audit.checkpoints import Checkpoint, signature_problem
 from guard.audit.damage import BAD_SIGNATURE, MODIFIED, REWRITTEN, TRUNCATED, Damage, classify
 from guard.audit.log import HEAD_ID
 from guard.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from guard.audit.scan import ColumnCheck, scan_chain
+from guard.audit.scan import ColumnCheck, column_mismatch, definition_changed, scan_chain
 from guard.audit.witness import read_lines
 from guard.settings import Settings
 
@@ -86,8 +87,8 @@ def verify_log(
             detail = f"the checkpoint at {claim.size} is not genuine: {problem}"
             findings.append(_Finding(claim.size, 2, Damage(claim.size, BAD_SIGNATURE, detail)))
 
-    engine = connection.engine
-    columns = ColumnCheck(engine, start=start, stop=head_seq).start()
+    sqlite = connection.dialect.name == "sqlite"
+    columns = None if sqlite else ColumnCheck(connection.engine, start=start, stop=head_seq).start()
     total = max(head_seq - start, 0)
     done = 0
 
@@ -111,12 +112,10 @@ def verify_log(
     elif scan.end_hash != head_hash:
         detail = f"the chain head records a different hash for entry {head_seq} than the entry has"
         findings.append(_Finding(head_seq, 0, Damage(head_seq, MODIFIED, detail)))
-    mismatch = columns.result()
-    if mismatch is not None:
-        detail = (
-            f"entry {mismatch}'s indexed columns (actor, action, target, ts) disagree with its hashed content"
-        )
-        findings.append(_Finding(mismatch, 0, Damage(mismatch, MODIFIED, detail)))
+    if columns is not None:
+        findings.extend(_column_findings(columns.result()))
+    elif sqlite and definition_changed(connection):
+        findings.extend(_definition_findings(connection, start=start, stop=head_seq))
     findings.extend(
         _checkpoint_findings(connection, good_claims, scan.hashes, start=start, head_seq=head_seq)
     )
@@ -141,6 +140,32 @@ def verify_log(
         problem=damage.kind,
         detail=damage.detail,
     )
+
+
+def _column_findings(mismatch: int | None) -> list[_Finding]:
+    if mismatch is None:
+        return []
+    detail = (
+        f"entry {mismatch}'s searchable columns (actor, action, target, ts) disagree with its hashed body"
+    )
+    return [_Finding(mismatch, 0, Damage(mismatch, MODIFIED, detail))]
+
+
+def _definition_findings(connection: Connection, *, start: int, stop: int) -> list[_Finding]:
+    """SQLite's table definition was edited: name the first entry it now misreports, else the first one."""
+    try:
+        with connection.begin_nested():
+            findings = _column_findings(column_mismatch(connection, start=start, stop=stop))
+    except DBAPIError:
+        findings = []
+    if findings:
+        return findings
+    first = start + 1
+    detail = (
+        "the definition of the audit_entries table was changed: its actor, action, target and ts "
+        "columns may no longer be derived from the hashed bodies"
+    )
+    return [_Finding(first, 0, Damage(first, MODIFIED, detail))]
 
 
 def _checkpoint_claims(

@@ -108,7 +108,38 @@ def forged_entry(engine: Engine, *, seq: int, prev_hash: str, actor: str = "mall
     }
 
 
+def misreport(engine: Engine, *, seq: int, column: str, value: str) -> None:
+    """Make the searchable `column` of entry `seq` say `value` while its hashed body stays as it was.
+
+    PostgreSQL stores the column: update it. SQLite derives it from the body, so the attacker rewrites the
+    table definition instead (writable_schema), making the column report `value` for that entry."""
+    if engine.dialect.name != "sqlite":
+        sql(engine, f"UPDATE audit_entries SET {column} = :v WHERE seq = :s", v=value, s=seq)
+        return
+    derived = f"json_extract(body, '$.{column}')"
+    lie = f"CASE WHEN seq = {int(seq)} THEN '{value}' ELSE {derived} END"
+    with engine.begin() as connection:
+        version = connection.exec_driver_sql("PRAGMA schema_version").scalar()
+        connection.exec_driver_sql("PRAGMA writable_schema = ON")
+        connection.exec_driver_sql(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) "
+            "WHERE type = 'table' AND name = 'audit_entries'",
+            (derived, lie),
+        )
+        connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+        connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+    engine.dispose()  # pooled connections would keep the old definition
+
+
+def stored_columns(engine: Engine, values: dict[str, Any]) -> dict[str, Any]:
+    """The columns an INSERT may name: SQLite derives ts, actor, action and target from the body."""
+    if engine.dialect.name != "sqlite":
+        return values
+    return {k: v for k, v in values.items() if k not in ("ts", "actor", "action", "target")}
+
+
 def insert_row(engine: Engine, values: dict[str, Any]) -> None:
+    values = stored_columns(engine, values)
     columns = ", ".join(values)
     placeholders = ", ".join(f":{name}" for name in values)
     sql(engine, f"INSERT INTO audit_entries ({columns}) VALUES ({placeholders})", **values)

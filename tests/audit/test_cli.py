@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from guard.audit.models import AuditEntry
 from guard.cli.main import app
 from guard.runtime import Runtime
-from tests.audit.helpers import append, sql, unlock
+from tests.audit.helpers import append, misreport, unlock
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_verify_exit_codes_and_output(cli: CliRunner, runtime: Runtime) -> None:
     assert result.exit_code == 0, result.output
     assert "intact: 30 entries" in result.output
     unlock(runtime.db.engine)
-    sql(runtime.db.engine, "UPDATE audit_entries SET target = 'document:other' WHERE seq = 12")
+    misreport(runtime.db.engine, seq=12, column="target", value="document:other")
     damaged = cli.invoke(app, ["audit", "verify", "--full"])
     assert damaged.exit_code == 1
     assert "first bad seq 12: modified" in damaged.output

@@ -23,7 +23,7 @@ WORKERS, TRANSACTIONS, PER_TRANSACTION = 4, 40, 3
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE audit_entries SET actor = 'eve' WHERE seq = 1",
+        "UPDATE audit_entries SET hash = prev_hash WHERE seq = 1",
         "DELETE FROM audit_entries WHERE seq = 1",
         "DELETE FROM audit_entries",
         "UPDATE audit_checkpoints SET size = 1",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
+from guard.audit import scan
 from guard.audit.chain import entry_hash
 from guard.runtime import Runtime
 from tests.audit.helpers import (
@@ -14,15 +16,26 @@ from tests.audit.helpers import (
     checkpoint,
     forged_entry,
     insert_row,
+    misreport,
     rehash_from,
     renumber,
     row,
     sql,
+    stored_columns,
     unlock,
     verify,
 )
 
 SIZE = 60
+
+
+@pytest.fixture(params=["one walk", "split walk"], autouse=True)
+def walk(request: pytest.FixtureRequest, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite, every case also runs with the chain cut into stretches checked by helper processes."""
+    if request.param == "split walk":
+        if not runtime.db.is_sqlite:
+            pytest.skip("PostgreSQL is walked in one piece")
+        monkeypatch.setattr(scan, "PARALLEL_FROM", 2)
 
 
 @pytest.fixture
@@ -70,10 +83,34 @@ def test_changed_content_is_modified(runtime: Runtime, log: Engine) -> None:
     expect(runtime, 20, "modified")
 
 
-def test_changed_indexed_column_is_modified(runtime: Runtime, log: Engine) -> None:
+def test_changed_searchable_column_is_modified(runtime: Runtime, log: Engine) -> None:
     # The body still says "ann": a search by actor would no longer find this entry.
-    sql(log, "UPDATE audit_entries SET actor = 'bob' WHERE seq = 33")
+    misreport(log, seq=33, column="actor", value="bob")
     expect(runtime, 33, "modified")
+
+
+def test_sqlite_refuses_to_store_a_column_that_disagrees_with_the_body(runtime: Runtime, log: Engine) -> None:
+    if log.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL stores copies of the columns; verify compares them with the body")
+    with pytest.raises(DBAPIError, match="generated column"):
+        sql(log, "UPDATE audit_entries SET actor = 'bob' WHERE seq = 33")
+    assert verify(runtime).ok
+
+
+def test_edited_table_definition_is_modified_at_the_first_entry(runtime: Runtime, log: Engine) -> None:
+    if log.dialect.name != "sqlite":
+        pytest.skip("only SQLite derives the columns from the table definition")
+    with log.begin() as connection:
+        version = connection.exec_driver_sql("PRAGMA schema_version").scalar()
+        connection.exec_driver_sql("PRAGMA writable_schema = ON")
+        connection.exec_driver_sql(
+            "UPDATE sqlite_schema SET sql = sql || ' ' WHERE type = 'table' AND name = 'audit_entries'"
+        )
+        connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    log.dispose()
+    report = verify(runtime)
+    assert (report.ok, report.first_bad_seq, report.problem) == (False, 1, "modified")
+    assert "definition of the audit_entries table was changed" in (report.detail or "")
 
 
 def test_changed_hash_is_modified(runtime: Runtime, log: Engine) -> None:
@@ -125,8 +162,10 @@ def test_swapped_entries_are_reordered(runtime: Runtime, log: Engine) -> None:
 def test_swapped_contents_under_fixed_hashes_are_reordered(runtime: Runtime, log: Engine) -> None:
     first, second = row(log, 30), row(log, 34)
     for seq, source in ((30, second), (34, first)):
-        sql(log, "UPDATE audit_entries SET body = :b, actor = :a, target = :t, ts = :ts WHERE seq = :s",
-            b=source["body"], a=source["actor"], t=source["target"], ts=source["ts"], s=seq)  # fmt: skip
+        values = stored_columns(log, {"body": source["body"], "actor": source["actor"],
+                                      "target": source["target"], "ts": source["ts"]})  # fmt: skip
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        sql(log, f"UPDATE audit_entries SET {assignments} WHERE seq = :s", s=seq, **values)
     expect(runtime, 30, "reordered")
 
 
@@ -194,7 +233,7 @@ def test_edited_witness_line_is_bad_signature(runtime: Runtime) -> None:
 
 def test_first_damage_in_seq_order_is_reported(runtime: Runtime, log: Engine) -> None:
     sql(log, "DELETE FROM audit_entries WHERE seq = 40")
-    sql(log, "UPDATE audit_entries SET actor = 'eve' WHERE seq = 12")
+    misreport(log, seq=12, column="actor", value="eve")
     expect(runtime, 12, "modified")
 
 
@@ -202,7 +241,7 @@ def test_incremental_mode_starts_at_the_last_good_checkpoint(runtime: Runtime, l
     checkpoint(runtime)  # at 60
     assert verify(runtime).ok  # remembers the checkpoint at 60 as good
     append(runtime, 20)
-    sql(log, "UPDATE audit_entries SET actor = 'eve' WHERE seq = 70")
+    misreport(log, seq=70, column="actor", value="eve")
     report = verify(runtime, full=False)
     assert (report.mode, report.started_from, report.first_bad_seq, report.problem) == (
         "incremental",
@@ -225,5 +264,12 @@ def test_incremental_mode_checks_everything_when_its_anchor_was_rewritten(
 
 
 def test_a_body_that_is_not_json_is_modified(runtime: Runtime, log: Engine) -> None:
-    sql(log, "UPDATE audit_entries SET body = 'not json at all' WHERE seq = 44")
+    statement = "UPDATE audit_entries SET body = 'not json at all' WHERE seq = 44"
+    if log.dialect.name == "sqlite":
+        # The columns derived from the body have nothing to derive: SQLite refuses the edit itself.
+        with pytest.raises(DBAPIError, match="JSON"):
+            sql(log, statement)
+        assert verify(runtime).ok
+        return
+    sql(log, statement)
     expect(runtime, 44, "modified")
