@@ -9,6 +9,7 @@ audit chain-head lock on SQLite).
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,8 +108,13 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, synchronous: str)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        statement = f"BEGIN {connection.get_execution_options().get('sqlite_begin', 'DEFERRED')}"
+        # Straight to the driver: this runs for every transaction, and SQLAlchemy's statement
+        # machinery costs several times what BEGIN does. Its errors still surface as SQLAlchemy's.
+        try:
+            connection.connection.driver_connection.execute(statement)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(statement, None, exc, sqlite3.Error, dialect=engine.dialect) from exc
 
 
 def open_database(

@@ -11,29 +11,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from guard.audit.chain import canonical_body, entry_hash
-from guard.audit.models import AuditEntry, AuditHead
 from guard.errors import Unavailable
 
 PENDING_KEY = "guard.audit.pending"
 HEAD_ID = 1
 
-# Built once: Core statements on the session's connection cost a fraction of ORM bulk inserts, and
-# appends happen on every audited transaction.
-_HEAD = cast(Table, AuditHead.__table__)
-_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID)
-_LOCK_HEAD = _READ_HEAD.with_for_update()
-_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
-_MOVE_HEAD = (
-    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+# Appends run on every audited transaction, and under concurrency the head lock is held from the head
+# read to the commit. So the three statements go straight to the driver's cursor, inside the session's
+# own transaction: SQLAlchemy's per-statement machinery cost more than the statements themselves.
+# The head row is HEAD_ID (1).
+_SQLITE = {
+    "read_head": "SELECT seq, hash FROM audit_head WHERE id = 1",
+    # ts, actor, action and target are derived from the body by SQLite itself.
+    "insert": "INSERT INTO audit_entries (seq, body, prev_hash, hash) VALUES (?, ?, ?, ?)",
+    "move_head": "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+}
+_POSTGRES = {
+    "read_head": "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    "insert": "INSERT INTO audit_entries (seq, body, prev_hash, hash, ts, actor, action, target) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+    "move_head": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+}
+# PostgreSQL, one entry: a single round trip inserts it and moves the head, so the head row lock is held
+# for one statement less.
+_POSTGRES_INSERT_ONE_AND_MOVE_HEAD = (
+    "WITH moved_head AS (UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1) "
+    "INSERT INTO audit_entries (seq, body, prev_hash, hash, ts, actor, action, target) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
-# PostgreSQL: one round trip for both, so the head row lock is held for one statement less.
-_INSERT_ONE_AND_MOVE_HEAD = _INSERT_ENTRIES.add_cte(_MOVE_HEAD.cte("moved_head"))
 
 
 @dataclass
@@ -85,30 +96,42 @@ def flush_pending(session: Session) -> list[PendingEntry]:
         for e in pending
     ]
     connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        _append(cursor, pending, bodies, sqlite=sqlite)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # Surfaces as SQLAlchemy's error, as if the statements had gone through it.
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        raise DBAPIError.instance("audit append", None, exc, dbapi_error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
+    return pending
+
+
+def _append(cursor: Any, pending: list[PendingEntry], bodies: list[bytes], *, sqlite: bool) -> None:
+    sql = _SQLITE if sqlite else _POSTGRES
     # SQLite: BEGIN IMMEDIATE already holds the write lock; PostgreSQL: lock the one head row.
-    head_query = _READ_HEAD if connection.dialect.name == "sqlite" else _LOCK_HEAD
-    head = connection.execute(head_query).one_or_none()
+    cursor.execute(sql["read_head"])
+    head = cursor.fetchone()
     if head is None:
         raise Unavailable("the audit log has no chain head; run `guard init` to migrate the database")
-    seq, prev = head.seq, head.hash
-    # SQLite derives ts, actor, action and target from the body; PostgreSQL stores copies of them.
-    copies = connection.dialect.name != "sqlite"
+    seq, prev = head
     rows = []
     for entry, body in zip(pending, bodies, strict=True):
         seq += 1
         digest = entry_hash(seq, prev, body)
-        row: dict[str, Any] = {"seq": seq, "body": body.decode(), "prev_hash": prev, "hash": digest}
-        if copies:
-            row.update(ts=entry.ts, actor=entry.actor, action=entry.action, target=entry.target)
+        row: tuple[Any, ...] = (seq, body.decode(), prev, digest)
+        if not sqlite:  # PostgreSQL stores copies of what the body says
+            row += (entry.ts, entry.actor, entry.action, entry.target)
         rows.append(row)
         entry.seq, entry.hash = seq, digest
         prev = digest
-    if len(rows) == 1 and connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_ONE_AND_MOVE_HEAD, {**rows[0], "new_seq": seq, "new_hash": prev})
+    if len(rows) == 1 and not sqlite:
+        cursor.execute(_POSTGRES_INSERT_ONE_AND_MOVE_HEAD, (seq, prev, *rows[0]))
     else:
-        connection.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
-        connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
-    return pending
+        cursor.executemany(sql["insert"], rows)
+        cursor.execute(sql["move_head"], (seq, prev))
 
 
 def _before_commit(session: Session) -> None:
