@@ -105,11 +105,15 @@ SessionDep = Annotated[Session, Depends(_session, scope="function")]
 WRITES = {"x-writes": True}
 
 
-async def client_info(request: Request) -> ClientInfo:
+def describe_client(request: Request) -> ClientInfo:
     return ClientInfo(
         address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
+
+
+async def client_info(request: Request) -> ClientInfo:
+    return describe_client(request)
 
 
 ClientDep = Annotated[ClientInfo, Depends(client_info)]
