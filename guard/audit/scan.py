@@ -85,23 +85,27 @@ def scan_chain(
         )
         helpers = [_Helper(connection, piece, wanted) for piece in stretches[1:]]
         first_start, first_hash, first_stop = stretches[0]
-        results = [
-            walk(
-                cursor,
-                dialect="sqlite" if sqlite else "postgresql",
-                start=first_start,
-                start_hash=first_hash,
-                stop=first_stop,
-                wanted=wanted,
-                progress=progress,
-                batch=batch,
+        results: list[Stretch] = []
+        try:
+            results.append(
+                walk(
+                    cursor,
+                    dialect="sqlite" if sqlite else "postgresql",
+                    start=first_start,
+                    start_hash=first_hash,
+                    stop=first_stop,
+                    wanted=wanted,
+                    progress=progress,
+                    batch=batch,
+                )
             )
-        ]
-        for helper in helpers:
-            if results[-1].problem_at is None:
+            for helper in helpers:
+                if results[-1].problem_at is not None:
+                    break  # an earlier stretch holds the first problem: the rest do not matter
                 results.append(helper.result(cursor, progress))
-            else:
-                helper.cancel()  # an earlier stretch already holds the first problem
+        finally:
+            for helper in helpers:
+                helper.cancel()  # no-op for the ones that answered
     finally:
         cursor.close()
     return _join(results)
@@ -146,34 +150,43 @@ class _Helper:
             "stop": self.stop,
             "wanted": self.wanted,
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "guard.audit.walk"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        # Sent now, so the helper works while this process walks its own stretch.
-        stdin, self.process.stdin = self.process.stdin, None  # communicate() then only reads
-        assert stdin is not None
+        self.process: subprocess.Popen[bytes] | None = None
         try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "guard.audit.walk"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            # Sent now, so the helper works while this process walks its own stretch.
+            stdin, self.process.stdin = self.process.stdin, None  # communicate() then only reads
+            assert stdin is not None
             with stdin:
                 stdin.write(orjson.dumps(request))
-        except OSError:
-            pass  # the helper is gone already; result() finds out and walks the stretch here
+        except OSError as exc:  # no helper, or it is gone already: result() walks the stretch here
+            log.warning("an audit walk helper could not start: %s", exc)
+
+    def _answer(self) -> Stretch:
+        if self.process is None:
+            raise ValueError("no helper process")
+        out, err = self.process.communicate()
+        if self.process.returncode != 0:
+            raise ValueError(err.decode(errors="replace").strip()[-500:])
+        answer = orjson.loads(out)
+        stretch = Stretch(
+            start=int(answer["start"]),
+            end=int(answer["end"]),
+            end_hash=str(answer["end_hash"]),
+            problem_at=None if answer["problem_at"] is None else int(answer["problem_at"]),
+            hashes={int(k): str(v) for k, v in answer["hashes"].items()},
+        )
+        if stretch.start != self.start or not self.start <= stretch.end <= self.stop:
+            raise ValueError(f"an answer for entries {stretch.start}..{stretch.end}, not this stretch")
+        return stretch
 
     def result(self, cursor: object, progress: Callable[[int], None] | None) -> Stretch:
-        out, err = self.process.communicate()
         try:
-            if self.process.returncode != 0:
-                raise ValueError(err.decode(errors="replace").strip()[-500:])
-            answer = orjson.loads(out)
-            stretch = Stretch(
-                start=int(answer["start"]),
-                end=int(answer["end"]),
-                end_hash=str(answer["end_hash"]),
-                problem_at=None if answer["problem_at"] is None else int(answer["problem_at"]),
-                hashes={int(k): str(v) for k, v in answer["hashes"].items()},
-            )
+            stretch = self._answer()
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("an audit walk helper failed (%s); checking its stretch here", exc)
             return walk(
@@ -190,8 +203,9 @@ class _Helper:
         return stretch
 
     def cancel(self) -> None:
-        self.process.kill()
-        self.process.communicate()
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            self.process.communicate()
 
 
 def _join(stretches: list[Stretch]) -> Scan:

@@ -63,18 +63,22 @@ def test_a_missing_boundary_entry_is_found_by_one_walk(runtime: Runtime, log: En
     assert scan(runtime, parts=3).problem_at == 30
 
 
+@pytest.mark.parametrize("helper", ["exits with an error", "cannot be started"])
 def test_a_failing_helper_leaves_its_stretch_to_this_process(
     runtime: Runtime,
     log: Engine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    helper: str,
 ) -> None:
     broken = tmp_path / "python"
-    broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
-    broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
+    if helper == "exits with an error":
+        broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
+        broken.chmod(broken.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(sys, "executable", str(broken))
     sql(log, "UPDATE audit_entries SET hash = :h WHERE seq = 70", h="cd" * 32)
     split = scan(runtime, parts=3)
     assert (split.problem_at, split.end) == (70, 69)
-    assert "cannot start" in caplog.text  # both helpers failed, and this process walked their stretches
+    # Both helpers failed, and this process walked their stretches.
+    assert ("cannot start" if helper == "exits with an error" else "could not start") in caplog.text
