@@ -10,7 +10,9 @@ through SessionDep and PrincipalDep; the transaction, the principal check and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api import unit
-from api.deps import WRITES, ClientDep, GuardRoute, NowDep, RuntimeDep, describe_client
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, describe_client
 from api.schemas import Strict
 from guard.access import approvals, service
 from guard.access.models import AccessRequest
@@ -123,52 +125,47 @@ def _requester(session: Session, request: AccessRequest) -> str:
     return get_user(session=session, user_id=request.requester_id).username
 
 
-@router.post("/access-requests", status_code=201, response_model=AccessRequestOut)
-async def request_access(body: AccessRequestIn, http: Request) -> AccessRequestOut:
-    # The busiest route: the runtime, client and time are read here rather than through dependencies,
-    # which FastAPI resolves one by one on every request.
+async def _decide(http: Request, decide: Callable[..., service.AccessOutcome]) -> AccessRequestOut:
+    """One decision (an access request or an export) as one unit of work.
+
+    These are the busiest routes: the runtime, client and time are read here rather than through
+    dependencies, which FastAPI resolves one by one on every request. `decide` is the service call with
+    the request's own arguments bound; it gets the session, the terms, the person, the client and the time.
+    """
     runtime: Runtime = http.app.state.runtime
     client, now = describe_client(http), runtime.clock.now()
 
     def work(session: Session, principal: Principal) -> tuple[str, AccessRequestOut]:
-        outcome = service.request_access(
-            session=session,
-            terms=terms(runtime),
-            user_id=principal.user_id,
+        outcome = decide(
+            session=session, terms=terms(runtime), user_id=principal.user_id, client=client, now=now
+        )
+        return outcome.decision.outcome, _out(outcome.request, principal.username, outcome.token)
+
+    decision, answer = await unit.as_principal(http, runtime, now, work)
+    _count(http, decision)
+    return answer
+
+
+@router.post("/access-requests", status_code=201, response_model=AccessRequestOut)
+async def request_access(body: AccessRequestIn, http: Request) -> AccessRequestOut:
+    return await _decide(
+        http,
+        partial(
+            service.request_access,
             document_id=body.document_id,
             action=body.action,
             reason=body.reason,
             place=body.place,
-            client=client,
-            now=now,
-        )
-        return outcome.decision.outcome, _out(outcome.request, principal.username, outcome.token)
-
-    decision, answer = await unit.as_principal(http, runtime, now, work)
-    _count(http, decision)
-    return answer
+        ),
+    )
 
 
 @router.post("/exports", status_code=201, response_model=AccessRequestOut)
-async def request_export(
-    body: ExportIn, http: Request, runtime: RuntimeDep, client: ClientDep, now: NowDep
-) -> AccessRequestOut:
-    def work(session: Session, principal: Principal) -> tuple[str, AccessRequestOut]:
-        outcome = service.request_export(
-            session=session,
-            terms=terms(runtime),
-            user_id=principal.user_id,
-            document_ids=body.document_ids,
-            reason=body.reason,
-            place=body.place,
-            client=client,
-            now=now,
-        )
-        return outcome.decision.outcome, _out(outcome.request, principal.username, outcome.token)
-
-    decision, answer = await unit.as_principal(http, runtime, now, work)
-    _count(http, decision)
-    return answer
+async def request_export(body: ExportIn, http: Request) -> AccessRequestOut:
+    return await _decide(
+        http,
+        partial(service.request_export, document_ids=body.document_ids, reason=body.reason, place=body.place),
+    )
 
 
 @router.get("/access-requests", response_model=list[AccessRequestOut], openapi_extra=WRITES)
