@@ -9,14 +9,13 @@ audit chain-head lock on SQLite).
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -110,11 +109,20 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, synchronous: str)
     def _on_begin(connection: Any) -> None:
         statement = f"BEGIN {connection.get_execution_options().get('sqlite_begin', 'DEFERRED')}"
         # Straight to the driver: this runs for every transaction, and SQLAlchemy's statement
-        # machinery costs several times what BEGIN does. Its errors still surface as SQLAlchemy's.
-        try:
+        # machinery costs several times what BEGIN does.
+        with driver_errors(connection, statement):
             connection.connection.driver_connection.execute(statement)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(statement, None, exc, sqlite3.Error, dialect=engine.dialect) from exc
+
+
+@contextmanager
+def driver_errors(connection: Connection, what: str) -> Iterator[None]:
+    """Statements run on the driver's own cursor raise SQLAlchemy's errors, as if they had gone through
+    it: callers (and `transaction`) tell a database outage from a bug the same way for both."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(what, None, exc, dbapi_error, dialect=connection.dialect) from exc
 
 
 def open_database(

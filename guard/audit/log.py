@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from guard.audit.chain import canonical_body, entry_hash
+from guard.db import driver_errors
 from guard.errors import Unavailable
 
 PENDING_KEY = "guard.audit.pending"
@@ -99,11 +99,8 @@ def flush_pending(session: Session) -> list[PendingEntry]:
     sqlite = connection.dialect.name == "sqlite"
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        _append(cursor, pending, bodies, sqlite=sqlite)
-    except connection.dialect.loaded_dbapi.Error as exc:
-        # Surfaces as SQLAlchemy's error, as if the statements had gone through it.
-        dbapi_error = connection.dialect.loaded_dbapi.Error
-        raise DBAPIError.instance("audit append", None, exc, dbapi_error, dialect=connection.dialect) from exc
+        with driver_errors(connection, "audit append"):
+            _append(cursor, pending, bodies, sqlite=sqlite)
     finally:
         cursor.close()
     return pending
