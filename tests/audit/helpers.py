@@ -117,14 +117,19 @@ def misreport(engine: Engine, *, seq: int, column: str, value: str) -> None:
         sql(engine, f"UPDATE audit_entries SET {column} = :v WHERE seq = :s", v=value, s=seq)
         return
     derived = f"json_extract(body, '$.{column}')"
-    lie = f"CASE WHEN seq = {int(seq)} THEN '{value}' ELSE {derived} END"
+    rewrite_definition(engine, derived, f"CASE WHEN seq = {int(seq)} THEN '{value}' ELSE {derived} END")
+
+
+def rewrite_definition(engine: Engine, old: str, new: str) -> None:
+    """SQLite: replace `old` with `new` in the stored CREATE TABLE of audit_entries, as writable_schema lets
+    anyone with the file do, and make every connection read the edited definition."""
     with engine.begin() as connection:
         version = connection.exec_driver_sql("PRAGMA schema_version").scalar()
         connection.exec_driver_sql("PRAGMA writable_schema = ON")
         connection.exec_driver_sql(
             "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) "
             "WHERE type = 'table' AND name = 'audit_entries'",
-            (derived, lie),
+            (old, new),
         )
         connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
         connection.exec_driver_sql("PRAGMA writable_schema = OFF")
