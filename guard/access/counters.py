@@ -22,13 +22,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from guard.access.models import AccessCounter
+from guard.prepared import PreparedStatement
 
 KEY = ("user_id", "document_id", "action", "period")
 _table = AccessCounter.__table__
 
 
 def _upsert(insert: Any, *, conditional: bool) -> Any:
-    """Built once per dialect: the hot path only binds values."""
+    """Built once per dialect and run on the driver's cursor (guard.prepared): the hot path only binds."""
     statement = insert(_table).values(
         user_id=bindparam("user_id"),
         document_id=bindparam("document_id"),
@@ -44,7 +45,9 @@ def _upsert(insert: Any, *, conditional: bool) -> Any:
 
 
 _UPSERTS = {
-    (dialect, conditional): _upsert(insert, conditional=conditional)
+    (dialect, conditional): PreparedStatement(
+        _upsert(insert, conditional=conditional), what="counting a look"
+    )
     for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
     for conditional in (True, False)
 }
@@ -52,7 +55,7 @@ _UPSERTS = {
 
 def _execute(session: Session, params: dict[str, Any], *, conditional: bool) -> int | None:
     connection = session.connection()
-    row = connection.execute(_UPSERTS[connection.dialect.name, conditional], params).first()
+    row = _UPSERTS[connection.dialect.name, conditional].first(connection, params)
     return None if row is None else int(row[0])
 
 

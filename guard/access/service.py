@@ -34,8 +34,9 @@ from guard.policies.access import (
     decide,
     decide_export,
 )
+from guard.prepared import PreparedStatement
 
-_INSERT_REQUEST = insert(AccessRequest)
+_INSERT_REQUEST = PreparedStatement(insert(AccessRequest), what="recording an access request")
 
 SINGLE_ACTIONS = ("view", "download")
 
@@ -155,12 +156,12 @@ def _finish(
     terms: BrokerTerms,
     now: datetime,
 ) -> AccessOutcome:
-    """Insert the request row (a Core insert: cheaper than an ORM flush) and stage its audit entry."""
+    """Insert the request row (a prepared insert: far cheaper than an ORM flush) and stage its audit entry."""
     token = None
     if decision.granted:
         token = issue_token(request, token_version=person.token_version, tokens=terms.tokens, now=now)
     row = {column.key: getattr(request, column.key) for column in AccessRequest.__table__.columns}
-    session.connection().execute(_INSERT_REQUEST, row)
+    _INSERT_REQUEST.rows(session.connection(), row)
     record(
         session=session,
         actor=person.username,
