@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections import Counter
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -70,13 +71,14 @@ def set_up(base: str, *, people: int, documents: int) -> tuple[list[dict[str, st
     return tokens, ids
 
 
-def granted_in(url: str) -> int:
+def decisions_in(url: str) -> Counter[tuple[str, str]]:
+    """Stored decisions by (status, rule)."""
     engine = create_engine(url)
     with engine.connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM access_requests WHERE status = 'granted'"))
-        granted = int(count.scalar_one())
+        rows = connection.execute(text("SELECT status, rule, count(*) FROM access_requests GROUP BY 1, 2"))
+        decisions = Counter({(status, rule): int(n) for status, rule, n in rows})
     engine.dispose()
-    return granted
+    return decisions
 
 
 def main() -> None:
@@ -113,14 +115,18 @@ def main() -> None:
         load(base, get("/healthz"), concurrency=4, seconds=1)  # warm up
         load(base, ask, concurrency=4, seconds=0.5)
         url = args.database_url or f"sqlite:///{home / 'guard.db'}"
-        before = granted_in(url)
+        before = decisions_in(url)
         health = load(base, get("/healthz"), concurrency=args.concurrency, seconds=args.seconds)
         decisions = load(base, ask, concurrency=args.concurrency, seconds=args.seconds)
-        granted = granted_in(url) - before
+        decided = decisions_in(url) - before
+    granted = sum(n for (status, _), n in decided.items() if status == "granted")
     print(health.line("GET /healthz (baseline)"))
     print(decisions.line("POST /access-requests"))
     rate = granted / decisions.seconds
     print(f"granted decisions: {granted} of {decisions.requests} answers, {rate:.0f}/s")
+    others = [f"{n} {status} ({rule})" for (status, rule), n in decided.items() if status != "granted"]
+    if others:
+        print(f"  not granted: {', '.join(others)}")
     print(f"ratio granted decisions : /healthz = {rate / health.rate:.2f}  (target >= 0.33 and >= 500/s)")
 
 
