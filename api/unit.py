@@ -22,7 +22,6 @@ commit together.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -58,7 +57,7 @@ def _in_transaction(runtime: Runtime, work: Callable[[Session], T]) -> T:
 
 async def _unit(request: Request, runtime: Runtime, work: Callable[[Session], T]) -> T:
     if runtime.db.is_sqlite:
-        return await asyncio.wrap_future(_batcher(request, runtime).submit(work))
+        return await _batcher(request, runtime).run_async(work)
     return await run_in_threadpool(_in_transaction, runtime, work)
 
 

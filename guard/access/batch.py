@@ -12,13 +12,19 @@ unit of the batch fails (fail closed) and no answer leaves claiming a grant that
 Units run one after another on the committer thread, so they see each other's writes exactly as if
 they had been serialised by the database: counting stays exact. PostgreSQL needs none of this (it
 groups concurrent commits itself), so the broker uses the batcher only on SQLite.
+
+Callers on an event loop await `run_async`: the outcomes of a whole batch reach their loop in one
+callback, instead of one thread-safe wake-up of the loop per unit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -31,7 +37,8 @@ from guard.errors import GuardError, Unavailable
 
 log = logging.getLogger("guard.access.batch")
 T = TypeVar("T")
-Unit = tuple[Callable[[Session], Any], Future[Any]]
+Waiter = Future[Any] | asyncio.Future[Any]  # a thread's or an event loop's
+Unit = tuple[Callable[[Session], Any], Waiter]
 Outcome = tuple[Any, BaseException | None]
 IDLE_SECONDS = 2.0  # the committer thread ends when idle; the next unit starts a new one
 
@@ -47,16 +54,25 @@ class WriteBatcher:
     def submit(self, work: Callable[[Session], T]) -> Future[T]:
         """Queue `work` for a shared write transaction; the future resolves once it has committed."""
         future: Future[T] = Future()
-        with self._lock:
-            self._queue.put((work, future))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="guard-write-batch", daemon=True)
-                self._thread.start()
+        self._put(work, future)
         return future
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a shared write transaction; returns after that transaction committed."""
         return self.submit(work).result()
+
+    async def run_async(self, work: Callable[[Session], T]) -> T:
+        """`run` for a caller on an event loop, which stays free while the unit waits and runs."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(work, future)
+        return await future
+
+    def _put(self, work: Callable[[Session], Any], waiter: Waiter) -> None:
+        with self._lock:
+            self._queue.put((work, waiter))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="guard-write-batch", daemon=True)
+                self._thread.start()
 
     def _take(self) -> list[Unit] | None:
         try:
@@ -79,40 +95,32 @@ class WriteBatcher:
         try:
             while (batch := self._take()) is not None:
                 # A caller that went away before its unit started (client gone) is skipped.
-                started = [(work, future) for work, future in batch if future.set_running_or_notify_cancel()]
+                started = [(work, waiter) for work, waiter in batch if _start(waiter)]
                 if started:
                     try:
-                        self._commit(started)
+                        outcomes = self._commit(started)
                     except Exception:  # never let the committer die with units still waiting
                         log.exception("the write batcher failed")
-                        for _, future in started:
-                            if not future.done():
-                                future.set_exception(Unavailable("the write could not be completed"))
+                        outcomes = [(None, Unavailable("the write could not be completed"))] * len(started)
+                    _settle([waiter for _, waiter in started], outcomes)
         finally:
             with self._lock:
                 if self._thread is threading.current_thread():
                     self._thread = None
 
-    def _commit(self, batch: list[Unit]) -> None:
+    def _commit(self, batch: list[Unit]) -> list[Outcome]:
         try:
             try:
-                outcomes = self._attempt(batch, isolated=False)
+                return self._attempt(batch, isolated=False)
             except _Isolate:  # a unit failed: run them again, each in its own savepoint
-                outcomes = self._attempt(batch, isolated=True)
+                return self._attempt(batch, isolated=True)
         except BaseException as exc:
             problem: BaseException = exc
             unusable = isinstance(exc, DBAPIError) and exc.connection_invalidated
             if isinstance(exc, OperationalError) or unusable:
                 problem = Unavailable("the database is not available; nothing was changed")
             log.error("a batch of writes failed; every request in it is refused", exc_info=exc)
-            for _, future in batch:
-                future.set_exception(problem)
-            return
-        for (_, future), (result, error) in zip(batch, outcomes, strict=True):
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+            return [(None, problem)] * len(batch)
 
     def _attempt(self, batch: list[Unit], *, isolated: bool) -> list[Outcome]:
         """One transaction for the whole batch. Optimistically the units run back to back and their audit
@@ -163,6 +171,40 @@ class WriteBatcher:
         flush_pending(session)  # chain this unit's audit entries inside its savepoint
         savepoint.commit()
         return result, None
+
+
+def _start(waiter: Waiter) -> bool:
+    """False when the caller has given up (cancelled) before its unit started."""
+    if isinstance(waiter, asyncio.Future):
+        return not waiter.cancelled()  # read across threads: at worst the unit runs and its answer is dropped
+    return waiter.set_running_or_notify_cancel()
+
+
+def _settle(waiters: list[Waiter], outcomes: list[Outcome]) -> None:
+    on_loops: defaultdict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]]
+    on_loops = defaultdict(list)
+    for waiter, outcome in zip(waiters, outcomes, strict=True):
+        if isinstance(waiter, asyncio.Future):
+            on_loops[waiter.get_loop()].append((waiter, outcome))
+        else:
+            _resolve(waiter, outcome)
+    for loop, settled in on_loops.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve_all, settled)
+
+
+def _resolve_all(settled: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
+    for waiter, outcome in settled:
+        if not waiter.done():  # a caller may have been cancelled meanwhile
+            _resolve(waiter, outcome)
+
+
+def _resolve(waiter: Waiter, outcome: Outcome) -> None:
+    result, error = outcome
+    if error is None:
+        waiter.set_result(result)
+    else:
+        waiter.set_exception(error)
 
 
 class _Isolate(Exception):

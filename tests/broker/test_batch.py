@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -145,3 +146,32 @@ def test_a_caller_gone_before_its_unit_started_is_skipped(sqlite_db: Database) -
     first.result(10)
     assert batcher.run(unit(2)) == 2  # the committer carries on
     assert entries(sqlite_db) == [("t.unit", 2)]
+
+
+def test_callers_on_an_event_loop_get_their_own_outcomes(sqlite_db: Database) -> None:
+    batcher = WriteBatcher(sqlite_db.write)
+    running, gate = threading.Event(), threading.Event()
+
+    def holds_the_committer(session: Session) -> int:
+        running.set()
+        gate.wait(10)
+        return 0
+
+    async def callers() -> list[object]:
+        first = batcher.submit(holds_the_committer)
+        assert await asyncio.to_thread(running.wait, 10)
+        # Queued behind the running unit, so they form one batch.
+        asked = [asyncio.ensure_future(batcher.run_async(unit(n))) for n in (1, 2)]
+        refused = asyncio.ensure_future(batcher.run_async(unit(3, fail=InvalidInput)))
+        abandoned = asyncio.ensure_future(batcher.run_async(unit(4)))
+        await asyncio.sleep(0)  # every unit is queued
+        abandoned.cancel()  # the client went away while its request waited
+        gate.set()
+        assert await asyncio.wrap_future(first) == 0
+        return await asyncio.gather(*asked, refused, return_exceptions=True)
+
+    one, two, three = asyncio.run(callers())
+
+    assert (one, two) == (1, 2)
+    assert isinstance(three, InvalidInput)
+    assert entries(sqlite_db) == [("t.unit", 1), ("t.unit", 2)]
