@@ -102,8 +102,8 @@ def main() -> None:
     background = "off" if args.no_background else "on (detection follows the audit log in the same process)"
     print(f"server: guard serve, {args.workers} worker(s), {database}; background jobs {background}")
     print(f"load: {args.concurrency} concurrent keep-alive clients, {args.seconds:g} s per endpoint")
-    # Enough documents that no person reaches three views of one, even at 1500 grants/s.
-    documents = max(20, math.ceil(args.seconds * 1500 / args.concurrency / 3))
+    # Enough documents that nobody views one three times (the quota), warm-up included, even at 2000/s.
+    documents = max(20, math.ceil(args.seconds * 2000 / args.concurrency / 2))
     env = {**FAST_HASHING, **({"GUARD_BACKGROUND_WORKERS": "false"} if args.no_background else {})}
     with guard_server(workers=args.workers, database_url=args.database_url, **env) as (base, home):
         tokens, ids = set_up(base, people=args.concurrency, documents=documents)
