@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from guard.audit.chain import canonical_body, entry_hash
+from guard.audit.chain import DOMAIN_TAG, canonical_body, entry_hash
 from guard.db import driver_errors
 from guard.errors import Unavailable
 
@@ -38,13 +38,24 @@ _POSTGRES = {
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
     "move_head": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
 }
-# PostgreSQL, one entry: a single round trip inserts it and moves the head, so the head row lock is held
-# for one statement less.
-_POSTGRES_INSERT_ONE_AND_MOVE_HEAD = (
-    "WITH moved_head AS (UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1) "
-    "INSERT INTO audit_entries (seq, body, prev_hash, hash, ts, actor, action, target) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-)
+# PostgreSQL, one entry (the usual case): one statement locks the head row, hashes the entry exactly as
+# guard.audit.chain.entry_hash does (SHA-256 over the domain tag, the 8-byte big-endian seq, the previous
+# hash's bytes and the UTF-8 body), inserts it and moves the head. The lock is then held for that one
+# round trip and the commit, not for a read, a hash in Python and a write.
+_POSTGRES_APPEND_ONE = """
+WITH head AS (SELECT seq + 1 AS seq, hash AS prev_hash FROM audit_head WHERE id = 1 FOR UPDATE),
+entry AS (
+    SELECT seq, prev_hash, encode(
+        sha256(%(tag)s || int8send(seq) || decode(prev_hash, 'hex') || convert_to(%(body)s, 'UTF8')), 'hex'
+    ) AS hash
+    FROM head
+),
+moved AS (UPDATE audit_head SET seq = entry.seq, hash = entry.hash FROM entry WHERE audit_head.id = 1)
+INSERT INTO audit_entries (seq, body, prev_hash, hash, ts, actor, action, target)
+SELECT seq, %(body)s, prev_hash, hash, %(ts)s, %(actor)s, %(action)s, %(target)s FROM entry
+RETURNING seq, hash
+"""
+_NO_HEAD = "the audit log has no chain head; run `guard init` to migrate the database"
 
 
 @dataclass
@@ -107,12 +118,15 @@ def flush_pending(session: Session) -> list[PendingEntry]:
 
 
 def _append(cursor: Any, pending: list[PendingEntry], bodies: list[bytes], *, sqlite: bool) -> None:
+    if len(pending) == 1 and not sqlite:
+        _append_one_postgres(cursor, pending[0], bodies[0])
+        return
     sql = _SQLITE if sqlite else _POSTGRES
     # SQLite: BEGIN IMMEDIATE already holds the write lock; PostgreSQL: lock the one head row.
     cursor.execute(sql["read_head"])
     head = cursor.fetchone()
     if head is None:
-        raise Unavailable("the audit log has no chain head; run `guard init` to migrate the database")
+        raise Unavailable(_NO_HEAD)
     seq, prev = head
     rows = []
     for entry, body in zip(pending, bodies, strict=True):
@@ -124,11 +138,24 @@ def _append(cursor: Any, pending: list[PendingEntry], bodies: list[bytes], *, sq
         rows.append(row)
         entry.seq, entry.hash = seq, digest
         prev = digest
-    if len(rows) == 1 and not sqlite:
-        cursor.execute(_POSTGRES_INSERT_ONE_AND_MOVE_HEAD, (seq, prev, *rows[0]))
-    else:
-        cursor.executemany(sql["insert"], rows)
-        cursor.execute(sql["move_head"], (seq, prev))
+    cursor.executemany(sql["insert"], rows)
+    cursor.execute(sql["move_head"], (seq, prev))
+
+
+def _append_one_postgres(cursor: Any, entry: PendingEntry, body: bytes) -> None:
+    params = {
+        "tag": DOMAIN_TAG,
+        "body": body.decode(),
+        "ts": entry.ts,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+    }
+    cursor.execute(_POSTGRES_APPEND_ONE, params)
+    appended = cursor.fetchone()
+    if appended is None:
+        raise Unavailable(_NO_HEAD)
+    entry.seq, entry.hash = appended
 
 
 def _before_commit(session: Session) -> None:
