@@ -9,6 +9,7 @@ audit chain-head lock on SQLite).
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -62,6 +63,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 IdColumn = String(32)
+PING_AFTER_IDLE_SECONDS = 1.0  # PostgreSQL: pooled connections idle longer than this are checked first
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,49 @@ class Database:
 
 
 def make_engine(
-    url: str, *, busy_timeout_ms: int = 30_000, synchronous: str = "FULL", **kwargs: Any
+    url: str,
+    *,
+    busy_timeout_ms: int = 30_000,
+    synchronous: str = "FULL",
+    ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
+    **kwargs: Any,
 ) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_idle_connections(engine, idle_seconds=ping_after_idle_seconds)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine, *, idle_seconds: float) -> None:
+    """Check a pooled connection that sat idle before handing it out; trust one returned a moment ago.
+
+    SQLAlchemy's pre-ping would add a round trip to every transaction. A connection that idled longer
+    than `idle_seconds` (where server restarts, idle timeouts and dropped sockets show up) is pinged,
+    and a dead one is replaced, together with every pooled connection older than it, before anyone uses
+    it. One that died in the last moment fails its request as unavailable (503, nothing written) and is
+    discarded the same way, so the next request gets a fresh connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")  # None: a new connection, just opened
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError("a pooled connection was found closed") from exc
+            raise
 
 
 def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, synchronous: str) -> None:
@@ -128,6 +163,7 @@ def driver_errors(connection: Connection, what: str) -> Iterator[None]:
 def open_database(
     url: str, *, busy_timeout_ms: int = 30_000, synchronous: str = "FULL", **kwargs: Any
 ) -> Database:
+    """`kwargs` go to `make_engine` (and from there to SQLAlchemy's create_engine)."""
     engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous, **kwargs)
     write_engine = (
         engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
