@@ -9,7 +9,7 @@ driver (one BEGIN/INSERT/COMMIT per row).
 Verify: `verify_log(full=True)` over a freshly generated chain, against hashing the very same bytes in a
 tight Python loop with the entries already in memory.
 
-python -m benchmarks.audit [--entries 1000000] [--pg-entries 200000] [--appends 1000] [--writers 4]
+python -m benchmarks.audit [--entries 1000000] [--pg-entries 200000] [--appends 2000] [--writers 4]
                            [--postgres URL | --no-postgres] [--dir PATH]
 """
 
@@ -201,8 +201,8 @@ def bench_appends(label: str, url: str, *, total: int, writers: int) -> list[str
     next_seq = 1
     for count in (1, writers):
         rates: dict[str, float] = {}
-        # Interleave the three, twice, and keep each one's best: the machine is shared and noisy.
-        for _round in range(2):
+        # Interleave the three, three times, and keep each one's best: the machine is shared and noisy.
+        for _round in range(3):
             for mode in ("chained", "insert", "driver"):
                 rate = appends_per_second(url, mode, total=total, writers=count, first_seq=next_seq)
                 next_seq += total
@@ -404,7 +404,7 @@ def main() -> None:
     )
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries to verify on SQLite")
     parser.add_argument("--pg-entries", type=int, default=200_000, help="entries to verify on PostgreSQL")
-    parser.add_argument("--appends", type=int, default=1000, help="appends per measurement")
+    parser.add_argument("--appends", type=int, default=2000, help="appends per measurement")
     parser.add_argument("--writers", type=int, default=4, help="concurrent writer processes")
     parser.add_argument(
         "--postgres",
