@@ -23,7 +23,7 @@ from guard.access.models import AccessRequest
 from guard.access.tokens import ContentTokenCodec, IssuedToken
 from guard.audit.log import record
 from guard.auth.service import ClientInfo
-from guard.db import new_id
+from guard.db import new_id, plain_instance
 from guard.errors import InvalidInput
 from guard.policies.access import (
     CLASSIFICATIONS,
@@ -81,7 +81,8 @@ def _new_request(
 ) -> AccessRequest:
     export = action == "export"
     highest = max((CLASSIFICATIONS.index(d.facts.classification) for d in docs), default=0)
-    return AccessRequest(
+    return plain_instance(
+        AccessRequest,
         id=new_id(),
         requester_id=person.id,
         action=action,
@@ -160,8 +161,7 @@ def _finish(
     token = None
     if decision.granted:
         token = issue_token(request, token_version=person.token_version, tokens=terms.tokens, now=now)
-    row = {column.key: getattr(request, column.key) for column in AccessRequest.__table__.columns}
-    _INSERT_REQUEST.rows(session.connection(), row)
+    _INSERT_REQUEST.rows(session.connection(), vars(request))
     record(
         session=session,
         actor=person.username,
