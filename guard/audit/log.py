@@ -111,13 +111,14 @@ def flush_pending(session: Session) -> list[PendingEntry]:
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with driver_errors(connection, "audit append"):
-            _append(cursor, pending, bodies, sqlite=sqlite)
+            append_to_chain(cursor, pending, bodies, sqlite=sqlite)
     finally:
         cursor.close()
     return pending
 
 
-def _append(cursor: Any, pending: list[PendingEntry], bodies: list[bytes], *, sqlite: bool) -> None:
+def append_to_chain(cursor: Any, pending: list[PendingEntry], bodies: list[bytes], *, sqlite: bool) -> None:
+    """The append itself, on a driver cursor inside an open transaction (SQLite: holding the write lock)."""
     if len(pending) == 1 and not sqlite:
         _append_one_postgres(cursor, pending[0], bodies[0])
         return
