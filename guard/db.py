@@ -172,6 +172,18 @@ def driver_errors(connection: Connection, what: str) -> Iterator[None]:
         raise DBAPIError.instance(what, None, exc, dbapi_error, dialect=connection.dialect) from exc
 
 
+@contextmanager
+def driver_cursor(connection: Connection, what: str) -> Iterator[Any]:
+    """The driver's own cursor on `connection` (in its current transaction), for statements that skip
+    SQLAlchemy's per-statement machinery; its errors are raised as SQLAlchemy's (see driver_errors)."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with driver_errors(connection, what):
+            yield cursor
+    finally:
+        cursor.close()
+
+
 def open_database(
     url: str, *, busy_timeout_ms: int = 30_000, synchronous: str = "FULL", **kwargs: Any
 ) -> Database:

@@ -4,8 +4,8 @@ For the few statements every access decision runs (the bearer lookup, the decisi
 counter, the request row). SQLAlchemy still writes the SQL for each dialect and converts every value with
 the column's own type, as it would itself; what is skipped is its per-execution machinery (statement
 cache lookup, execution context, result object), which costs several times what SQLite takes to run
-these statements. Driver errors are raised as SQLAlchemy's (see `driver_errors`), so a database outage
-is told apart from a bug the same way as everywhere else.
+these statements. Driver errors are raised as SQLAlchemy's (`guard.db.driver_cursor`), so a database
+outage is told apart from a bug the same way as everywhere else.
 
 Statements with expanding (IN list) parameters are not supported: give each list item a parameter of
 its own instead.
@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 
-from guard.db import driver_errors
+from guard.db import driver_cursor
 
 Convert = Callable[[Any], Any] | None
 
@@ -36,12 +36,12 @@ class _Plan:
 
     def arguments(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         # construct_params adds the statement's own literal values (such as `used = 1`) to the caller's.
-        values = self.compiled.construct_params(params)
+        values: dict[str, Any] = self.compiled.construct_params(params)
         for name, convert in self.binds.items():
             if convert is not None:  # None too: a JSON column stores None as JSON null, as SQLAlchemy does
                 values[name] = convert(values[name])
         if self.positional is None:
-            return dict(values)
+            return values  # construct_params built a fresh dict
         return tuple(values[name] for name in self.positional)
 
     def convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
@@ -64,13 +64,9 @@ class PreparedStatement:
         """Run in `connection`'s current transaction; every row returned (none for plain DML)."""
         plan = self._plans.get(connection.dialect.name) or self._plan(connection.dialect)
         arguments = plan.arguments(params)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with driver_errors(connection, self._what):
-                cursor.execute(plan.sql, arguments)
-                rows = cursor.fetchall() if cursor.description is not None else []
-        finally:
-            cursor.close()
+        with driver_cursor(connection, self._what) as cursor:
+            cursor.execute(plan.sql, arguments)
+            rows = cursor.fetchall() if cursor.description is not None else []
         return plan.convert(rows)
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:

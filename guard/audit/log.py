@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from guard.audit.chain import DOMAIN_TAG, canonical_body, entry_hash
-from guard.db import driver_errors
+from guard.db import driver_cursor
 from guard.errors import Unavailable
 
 PENDING_KEY = "guard.audit.pending"
@@ -108,12 +108,8 @@ def flush_pending(session: Session) -> list[PendingEntry]:
     ]
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with driver_errors(connection, "audit append"):
-            append_to_chain(cursor, pending, bodies, sqlite=sqlite)
-    finally:
-        cursor.close()
+    with driver_cursor(connection, "audit append") as cursor:
+        append_to_chain(cursor, pending, bodies, sqlite=sqlite)
     return pending
 
 

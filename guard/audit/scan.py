@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from guard.audit.chain import format_ts
 from guard.audit.models import SQLITE_ENTRIES_DDL, AuditEntry
 from guard.audit.walk import BATCH, SQLITE_MMAP_BYTES, Stretch, walk
+from guard.db import driver_cursor
 
 log = logging.getLogger("guard.audit")
 
@@ -71,8 +72,8 @@ def scan_chain(
     A SQLite file with at least `parallel_from` entries to check (default PARALLEL_FROM) is cut into
     `parts` stretches (default: one per core)."""
     sqlite = connection.dialect.name == "sqlite"
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    # A database error on the way is SQLAlchemy's, so callers answer 503 as for any other query.
+    with driver_cursor(connection, "walking the audit chain") as cursor:
         if sqlite:
             cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         stretches = _plan(
@@ -106,8 +107,6 @@ def scan_chain(
         finally:
             for helper in helpers:
                 helper.cancel()  # no-op for the ones that answered
-    finally:
-        cursor.close()
     return _join(results)
 
 

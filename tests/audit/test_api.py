@@ -189,3 +189,15 @@ def test_verify_endpoint_reports_intact_and_damaged(
     assert (damaged["ok"], damaged["first_bad_seq"], damaged["problem"]) == (False, 12, "deleted")
     assert damaged["verified_through"] == 11
     assert damaged["mode"] == "full"
+
+
+def test_a_verify_that_cannot_read_the_log_is_unavailable_not_a_crash(
+    client: TestClient, sec: Person, runtime: Runtime
+) -> None:
+    append(runtime, 3)
+    sql(runtime.db.engine, "DROP TABLE audit_entries")  # the walk itself is the first to read the entries
+
+    response = client.get("/audit/verify", params={"full": "true"}, headers=sec.auth)
+
+    assert response.status_code == 503, response.text
+    assert "nothing was changed" in response.json()["detail"]
