@@ -14,11 +14,11 @@ from api.app import create_app
 from guard.clock import FixedClock
 from guard.keys import ensure_keys
 from guard.runtime import Runtime, build_runtime
-from guard.settings import Settings, load_settings
+from guard.settings import Settings
 from tests.support import databases
 from tests.support.people import People
+from tests.support.settings import guard_settings
 
-FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1}
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
 
 
@@ -67,9 +67,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def pg_people(postgres_url: str, guard_home: Path, clock: FixedClock) -> Iterator[People]:
     """`people` on the PostgreSQL schema of `postgres_url`."""
-    settings = load_settings(
-        home=guard_home, database_url=postgres_url, log_json=False, auth=FAST_ARGON2, background_workers=False
-    )
+    settings = guard_settings(guard_home, postgres_url)
     rt = build_runtime(settings, clock=clock)
     with TestClient(create_app(runtime=rt)) as test_client:
         yield People(test_client, rt)
@@ -86,9 +84,7 @@ def guard_home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(guard_home: Path, db_url: str) -> Settings:
-    return load_settings(
-        home=guard_home, database_url=db_url, log_json=False, auth=FAST_ARGON2, background_workers=False
-    )
+    return guard_settings(guard_home, db_url)
 
 
 @pytest.fixture

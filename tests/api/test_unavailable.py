@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from guard.clock import FixedClock
 from guard.runtime import build_runtime
-from guard.settings import load_settings
 from tests.broker.helpers import Broker
-from tests.conftest import FAST_ARGON2, START
+from tests.conftest import START
 from tests.support import databases
 from tests.support.people import People
+from tests.support.settings import guard_settings
 
 
 @dataclass
@@ -37,12 +37,9 @@ class Guard:
 @pytest.fixture
 def guard(guard_home: Path, tmp_path: Path, sqlite_template: Path) -> Iterator[Guard]:
     url = databases.sqlite_copy(sqlite_template, tmp_path)
-    settings = load_settings(
-        home=guard_home,
-        database_url=url,
-        log_json=False,
-        auth=FAST_ARGON2,
-        background_workers=False,
+    settings = guard_settings(
+        guard_home,
+        url,
         sqlite={"busy_timeout_ms": 200},
     )
     runtime = build_runtime(settings, clock=FixedClock(START))

@@ -17,18 +17,14 @@ from guard.clock import FixedClock
 from guard.daemons import build_jobs
 from guard.keys import rotate
 from guard.runtime import Runtime, build_runtime
-from guard.settings import load_settings
 from tests.audit.helpers import append, checkpoint, verify
-from tests.conftest import FAST_ARGON2
+from tests.support.settings import guard_settings
 
 
 def make_runtime(home: Path, db_url: str, clock: FixedClock, **audit: object) -> Runtime:
-    settings = load_settings(
-        home=home,
-        database_url=db_url,
-        log_json=False,
-        auth=FAST_ARGON2,
-        background_workers=False,
+    settings = guard_settings(
+        home,
+        db_url,
         audit={"checkpoint_every_entries": 10, "checkpoint_every_seconds": 60, **audit},
     )
     return build_runtime(settings, clock=clock)

@@ -8,9 +8,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from guard.runtime import build_runtime
-from guard.settings import load_settings
-from tests.conftest import FAST_ARGON2
 from tests.support.live import run_guard as guard
+from tests.support.settings import guard_settings
 
 PASSWORD = "demo-password-for-tests"
 
@@ -25,7 +24,7 @@ def test_demo_organisation_can_log_in_and_read_through_the_broker(tmp_path: Path
     assert again.returncode == 2
     assert "already there" in again.stderr
 
-    settings = load_settings(home=home, database_url=db_url, auth=FAST_ARGON2, background_workers=False)
+    settings = guard_settings(home, db_url, log_json=True)
     runtime = build_runtime(settings)
     with TestClient(create_app(runtime=runtime)) as client:
         token = client.post("/auth/login", json={"username": "mia", "password": PASSWORD}).json()

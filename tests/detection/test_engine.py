@@ -18,9 +18,7 @@ from guard.notifications.models import Notification
 from guard.people.models import User
 from guard.policies.rules.frequency import Frequency
 from guard.runtime import Runtime, build_runtime
-from guard.settings import load_settings
 from tests.broker.helpers import Broker
-from tests.conftest import FAST_ARGON2
 from tests.detection.helpers import (
     access,
     add_entries,
@@ -31,6 +29,7 @@ from tests.detection.helpers import (
     set_status,
 )
 from tests.support.people import People
+from tests.support.settings import guard_settings
 
 TEN_MINUTES = [timedelta(minutes=m) for m in range(10)]
 
@@ -203,7 +202,7 @@ def test_repeats_within_suppress_for_raise_one_alert(runtime: Runtime, clock: Fi
 def test_alerts_appear_from_the_background_job_while_serving(
     runtime: Runtime, clock: FixedClock, guard_home: Path, db_url: str
 ) -> None:
-    settings = load_settings(home=guard_home, database_url=db_url, log_json=False, auth=FAST_ARGON2)
+    settings = guard_settings(guard_home, db_url, background_workers=True)
     assert settings.background_workers
     served = build_runtime(settings, clock=clock)
     with TestClient(create_app(runtime=served)):

@@ -16,10 +16,10 @@ from guard.detection.reload import PolicyReloader
 from guard.detection.rulestore import RuleStore
 from guard.policies.store import PolicyStore
 from guard.runtime import Runtime, build_runtime
-from guard.settings import REPO_CONFIG_DIR, load_settings
-from tests.conftest import FAST_ARGON2
+from guard.settings import REPO_CONFIG_DIR
 from tests.detection.helpers import audit_actions
 from tests.support.people import People
+from tests.support.settings import guard_settings
 
 NEW_RULE = "name: new-rule\ntype: honeytoken\nseverity: high\n"
 
@@ -43,9 +43,7 @@ def served(
     config_dir: Path, guard_home: Path, db_url: str, clock: FixedClock
 ) -> Iterator[tuple[TestClient, Runtime]]:
     """The app with its background workers on: the real watcher on the temp copy of the policies."""
-    settings = load_settings(
-        home=guard_home, database_url=db_url, log_json=False, auth=FAST_ARGON2, config_dir=config_dir
-    )
+    settings = guard_settings(guard_home, db_url, config_dir=config_dir, background_workers=True)
     runtime = build_runtime(settings, clock=clock)
     with TestClient(create_app(runtime=runtime)) as client:
         yield client, runtime

@@ -18,12 +18,12 @@ from guard.cli.report import as_csv, as_table
 from guard.clock import FixedClock
 from guard.hr.archive import exposure_report
 from guard.runtime import Runtime
-from guard.settings import Settings, load_settings
+from guard.settings import Settings
 from tests.broker.helpers import Broker
-from tests.conftest import FAST_ARGON2
 from tests.hr.helpers import Hr
 from tests.support.live import GUARD, server_env
 from tests.support.people import People, Person
+from tests.support.settings import guard_settings
 
 LOOKS = {"view": "views", "download": "downloads", "export": "exports"}
 
@@ -31,14 +31,7 @@ LOOKS = {"view": "views", "download": "downloads", "export": "exports"}
 @pytest.fixture
 def settings(guard_home: Path, db_url: str) -> Settings:
     # One day of look-back keeps the timeline short: activity two days before notice is out of the window.
-    return load_settings(
-        home=guard_home,
-        database_url=db_url,
-        log_json=False,
-        auth=FAST_ARGON2,
-        background_workers=False,
-        hr={"lookback_days": 1},
-    )
+    return guard_settings(guard_home, db_url, hr={"lookback_days": 1})
 
 
 def look(broker: Broker, person: Person, document: str, action: str = "view") -> dict[str, Any]:

@@ -14,11 +14,11 @@ from typer.testing import CliRunner, Result
 from guard.cli.main import app
 from guard.hr.inbox.watcher import InboxWatcher
 from guard.runtime import Runtime
-from guard.settings import Settings, load_settings
-from tests.conftest import FAST_ARGON2
+from guard.settings import Settings
 from tests.hr.helpers import audit, counts, status_of
 from tests.support.live import server_env
 from tests.support.people import People
+from tests.support.settings import guard_settings
 
 HEADER = "EmailAddress,ResignationDate,LastWorkingDate,EventType,Successor,EmployeeId\n"
 ANN = "ann@example.com,2026-03-02,2026-03-20,,bob,\n"
@@ -27,14 +27,7 @@ CAT = "cat@example.com,2026-03-02,2026-03-27,Resignation,,\n"
 
 @pytest.fixture
 def settings(guard_home: Path, db_url: str) -> Settings:
-    return load_settings(
-        home=guard_home,
-        database_url=db_url,
-        log_json=False,
-        auth=FAST_ARGON2,
-        background_workers=False,
-        hr={"inbox_poll_seconds": 0.05, "inbox_settle_seconds": 0.1},
-    )
+    return guard_settings(guard_home, db_url, hr={"inbox_poll_seconds": 0.05, "inbox_settle_seconds": 0.1})
 
 
 @pytest.fixture
