@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check guard api tests benchmarks
 
 types: $(STAMP)
-	$(BIN)/mypy guard api
+	$(BIN)/mypy guard api benchmarks
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports

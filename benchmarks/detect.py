@@ -109,10 +109,9 @@ def throughput(entries: int) -> None:
 def latency(samples: int, database_url: str | None) -> None:
     from sqlalchemy import select
 
-    from guard.audit.log import record
+    from guard.audit.log import install_hooks, record
     from guard.db import open_database, transaction
     from guard.detection.models import Alert
-    from guard.runtime import install_hooks
 
     install_hooks()
     with guard_server(database_url=database_url) as (_base, home):

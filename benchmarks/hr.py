@@ -21,7 +21,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -190,6 +190,7 @@ def seed_person(settings_home: Path, database_url: str | None, entries: int) -> 
             for n in range(first, min(entries, first + batch)):
                 doc = documents[n % len(documents)]
                 ts = start + timedelta(seconds=n * 59 * 86400 / entries)  # spread over 59 days
+                payload: dict[str, Any]
                 if n % 2:
                     action, payload = (
                         f"access.{('view', 'download')[n % 3 == 0]}",
