@@ -99,15 +99,9 @@ def depart(
         "api_keys_revoked": keys,
     }
     session.flush()
-    told = tell(
-        session,
-        user=user,
-        departure=departure,
-        handover_id=handover.id if handover else None,
-        kind="hr.departed",
-        now=now,
+    applied.append(
+        tell(session, user=user, departure=departure, handover=handover, kind="hr.departed", now=now)
     )
-    applied.append("notified:" + ",".join(told))
     applied.append("archived")
     return applied
 

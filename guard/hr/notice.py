@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from guard.detection.responses import security_team
 from guard.hr import handovers
-from guard.hr.models import Departure, HrEvent, WatchlistEntry
+from guard.hr.models import Departure, Handover, HrEvent, WatchlistEntry
 from guard.hr.portfolio import custodians_of_customers, is_available, username_of
 from guard.notifications.service import notify
 from guard.people.models import User
@@ -104,8 +104,9 @@ def start_notice(*, session: Session, user: User, departure: Departure, now: dat
     applied.append(
         f"handover:opened {handover.id} ({items} items, to {recipient.username if recipient else 'nobody'})"
     )
-    told = tell(session, user=user, departure=departure, handover_id=handover.id, kind="hr.notice", now=now)
-    applied.append("notified:" + ",".join(told))
+    applied.append(
+        tell(session, user=user, departure=departure, handover=handover, kind="hr.notice", now=now)
+    )
     return applied
 
 
@@ -137,15 +138,9 @@ def update_notice(
         return applied
     user.updated_at = now
     session.flush()
-    told = tell(
-        session,
-        user=user,
-        departure=departure,
-        handover_id=handover.id if handover else None,
-        kind="hr.notice_changed",
-        now=now,
+    applied.append(
+        tell(session, user=user, departure=departure, handover=handover, kind="hr.notice_changed", now=now)
     )
-    applied.append("notified:" + ",".join(told))
     return applied
 
 
@@ -165,15 +160,9 @@ def withdraw(*, session: Session, user: User, departure: Departure, now: datetim
         handovers.finish(session, handover, status=handovers.CANCELLED, now=now)
         applied.append(f"handover:cancelled {handover.id}")
     session.flush()
-    told = tell(
-        session,
-        user=user,
-        departure=departure,
-        handover_id=handover.id if handover else None,
-        kind="hr.withdrawal",
-        now=now,
+    applied.append(
+        tell(session, user=user, departure=departure, handover=handover, kind="hr.withdrawal", now=now)
     )
-    applied.append("notified:" + ",".join(told))
     return applied
 
 
@@ -195,9 +184,11 @@ WITHDRAWN_BODY = "{name} stays with the company: the handover is cancelled and a
 
 
 def tell(
-    session: Session, *, user: User, departure: Departure, handover_id: str | None, kind: str, now: datetime
-) -> list[str]:
-    """One notification per audience (manager, successor, custodians, security); returns who was told."""
+    session: Session, *, user: User, departure: Departure, handover: Handover | None, kind: str, now: datetime
+) -> str:
+    """One notification per audience (manager, successor, custodians, security); returns the line for the
+    list of applied changes that says who was told."""
+    handover_id = handover.id if handover else None
     recipient = recipient_for(session, user, departure.successor_id, now)
     audiences: dict[str, list[str | None]] = {
         "manager": [username_of(session, user.manager_id)],
@@ -238,4 +229,4 @@ def tell(
             now=now,
         )
         told.extend(f"{audience} {n}" for n in people)
-    return told
+    return "notified:" + ",".join(told)
