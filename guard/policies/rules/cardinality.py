@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field
 
-from guard.policies.rules.base import Finding, RuleConfig, RuleType
-from guard.policies.rules.durations import PositiveDuration, describe
+from guard.policies.rules.base import Finding
+from guard.policies.rules.durations import describe
 from guard.policies.rules.events import Event
-from guard.policies.rules.windows import WindowsByPerson
+from guard.policies.rules.windowed import WindowedConfig, WindowedRule
 
 
-class CardinalityConfig(RuleConfig):
+class CardinalityConfig(WindowedConfig):
     field: Literal["customer", "document"] = "customer"
     threshold: int = Field(ge=2, description="alert when this many distinct values are reached")
-    window: PositiveDuration
 
 
-class Cardinality(RuleType[CardinalityConfig]):
+class Cardinality(WindowedRule[CardinalityConfig]):
     name = "cardinality"
     config_model = CardinalityConfig
-
-    def __init__(self, config: CardinalityConfig) -> None:
-        super().__init__(config)
-        self.windows = WindowsByPerson(config.window)
-
-    @property
-    def horizon(self) -> timedelta:
-        return self.config.window
 
     def observe(self, event: Event) -> Finding | None:
         cfg = self.config
@@ -41,13 +31,10 @@ class Cardinality(RuleType[CardinalityConfig]):
         distinct = len(window.distinct)
         if distinct < cfg.threshold:
             return None
-        return Finding(
-            user=event.actor,
-            ts=event.ts,
+        return self.finding(
+            event,
+            window,
             observed=distinct,
-            threshold=cfg.threshold,
-            window=cfg.window,
-            evidence=window.evidence(),
             summary=(
                 f"{event.actor}: {distinct} distinct {cfg.field}s within {describe(cfg.window)} "
                 f"(threshold {cfg.threshold})"

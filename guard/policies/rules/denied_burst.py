@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import Field
 
-from guard.policies.rules.base import Finding, RuleConfig, RuleType
-from guard.policies.rules.durations import PositiveDuration, describe
+from guard.policies.rules.base import Finding
+from guard.policies.rules.durations import describe
 from guard.policies.rules.events import Event
 from guard.policies.rules.filters import Decision
-from guard.policies.rules.windows import WindowsByPerson
+from guard.policies.rules.windowed import WindowedConfig, WindowedRule
 
 
-class DeniedBurstConfig(RuleConfig):
+class DeniedBurstConfig(WindowedConfig):
     threshold: int = Field(ge=2)
-    window: PositiveDuration
     decisions: list[Decision] = Field(["denied"], min_length=1, description="which answers count as refusals")
 
 
-class DeniedBurst(RuleType[DeniedBurstConfig]):
+class DeniedBurst(WindowedRule[DeniedBurstConfig]):
     name = "denied_burst"
     config_model = DeniedBurstConfig
 
     def __init__(self, config: DeniedBurstConfig) -> None:
         super().__init__(config)
         self.refusals = frozenset(config.decisions)
-        self.windows = WindowsByPerson(config.window)
-
-    @property
-    def horizon(self) -> timedelta:
-        return self.config.window
 
     def observe(self, event: Event) -> Finding | None:
         if event.decision not in self.refusals:
@@ -40,13 +32,10 @@ class DeniedBurst(RuleType[DeniedBurstConfig]):
         window.add(event.ts, event.seq)
         if window.total < cfg.threshold:
             return None
-        return Finding(
-            user=event.actor,
-            ts=event.ts,
+        return self.finding(
+            event,
+            window,
             observed=window.total,
-            threshold=cfg.threshold,
-            window=cfg.window,
-            evidence=window.evidence(),
             summary=(
                 f"{event.actor}: {window.total} refused requests within {describe(cfg.window)} "
                 f"(threshold {cfg.threshold})"

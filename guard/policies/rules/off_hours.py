@@ -8,16 +8,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from guard.policies.rules.base import Finding, RuleConfig, RuleType
+from guard.policies.rules.base import Finding
 from guard.policies.rules.durations import PositiveDuration, describe
 from guard.policies.rules.events import Event
-from guard.policies.rules.windows import WindowsByPerson
+from guard.policies.rules.windowed import WindowedConfig, WindowedRule
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class OffHoursConfig(RuleConfig):
+class OffHoursConfig(WindowedConfig):
     timezone: str = Field("UTC", description="IANA name, e.g. Europe/Paris")
     start: time = Field(time(7, 0), description="working hours start (local time, HH:MM)")
     end: time = Field(time(20, 0), description="working hours end; earlier than start means overnight")
@@ -45,7 +45,7 @@ class OffHoursConfig(RuleConfig):
         return value
 
 
-class OffHours(RuleType[OffHoursConfig]):
+class OffHours(WindowedRule[OffHoursConfig]):
     name = "off_hours"
     config_model = OffHoursConfig
 
@@ -53,11 +53,6 @@ class OffHours(RuleType[OffHoursConfig]):
         super().__init__(config)
         self.zone = ZoneInfo(config.timezone)
         self.days = frozenset(DAYS.index(d) for d in config.days)
-        self.windows = WindowsByPerson(config.window)
-
-    @property
-    def horizon(self) -> timedelta:
-        return self.config.window
 
     def is_working_time(self, ts: datetime) -> bool:
         local = ts.astimezone(self.zone)
@@ -78,13 +73,10 @@ class OffHours(RuleType[OffHoursConfig]):
         if window.total < cfg.threshold:
             return None
         local = event.ts.astimezone(self.zone)
-        return Finding(
-            user=event.actor,
-            ts=event.ts,
+        return self.finding(
+            event,
+            window,
             observed=window.total,
-            threshold=cfg.threshold,
-            window=cfg.window,
-            evidence=window.evidence(),
             summary=(
                 f"{event.actor}: {window.total} events outside working hours within {describe(cfg.window)}, "
                 f"latest {local:%a %H:%M} {cfg.timezone} (working {', '.join(cfg.days)} "
