@@ -11,11 +11,6 @@ from guard.db import Database, open_database, transaction
 from guard.errors import Unavailable
 
 
-def _backend_pid(db: Database) -> int:
-    with db.engine.connect() as connection:  # returned to the pool at the end of the block
-        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
-
-
 def _kill(url: str, pid: int) -> None:
     """What a server restart or an idle timeout does to a pooled connection."""
     admin = create_engine(url)
@@ -35,7 +30,8 @@ def databases(postgres_url: str) -> Iterator[dict[str, Database]]:
         db.dispose()
 
 
-def _read_pid(db: Database) -> int:
+def _backend_pid(db: Database) -> int:
+    """The server process behind the pooled connection a transaction gets (returned to the pool after)."""
     with transaction(db.write) as session:
         return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
@@ -47,7 +43,7 @@ def test_an_idle_connection_that_died_is_replaced_before_use(
     dead = _backend_pid(db)
     _kill(postgres_url, dead)
 
-    assert _read_pid(db) != dead
+    assert _backend_pid(db) != dead
 
 
 def test_a_connection_that_just_died_fails_one_request_as_unavailable(
@@ -58,5 +54,5 @@ def test_a_connection_that_just_died_fails_one_request_as_unavailable(
     _kill(postgres_url, dead)
 
     with pytest.raises(Unavailable):
-        _read_pid(db)
-    assert _read_pid(db) != dead
+        _backend_pid(db)
+    assert _backend_pid(db) != dead
