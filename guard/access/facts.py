@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from guard.access.models import AccessCounter
 from guard.agreements.models import AgreementAcceptance
+from guard.auth.service import NOT_ACTIVE
 from guard.customers.models import Customer
 from guard.documents.models import Document
 from guard.errors import NotFound, Unauthenticated
@@ -125,7 +126,7 @@ def load(
     first = rows[0]
     person = Requester(user_id, first[11], first[12], frozenset(first[13] or ()), first[14], first[15])
     if person.status not in WORKING_STATUSES:  # changed since the credentials were checked
-        raise Unauthenticated("the account behind these credentials is not active")
+        raise Unauthenticated(NOT_ACTIVE)
     accepted = first[8] is not None
     used = {(r[0], r[9]): r[10] for r in rows if r[9] is not None}
     found: dict[str, DocFacts] = {}

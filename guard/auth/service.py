@@ -25,6 +25,7 @@ from guard.prepared import PreparedStatement
 from guard.types import WORKING_STATUSES
 
 REFRESH_PREFIX = "rt_"
+NOT_ACTIVE = "the account behind these credentials is not active"
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def is_active(*, status: str, access_ends_at: datetime | None, now: datetime) ->
 
 def _principal(user: User | None, *, now: datetime, via: str) -> Principal:
     if user is None or not can_act(user, now):
-        raise Unauthenticated("the account behind these credentials is not active")
+        raise Unauthenticated(NOT_ACTIVE)
     return Principal(
         user_id=user.id, username=user.username, roles=frozenset(user.roles), status=user.status, via=via
     )
@@ -288,7 +289,7 @@ def authenticate_bearer(*, session: Session, codec: TokenCodec, token: str, now:
     if token_version != claims.ver:
         raise Unauthenticated("this access token has been revoked; log in again")
     if not is_active(status=status, access_ends_at=access_ends_at, now=now):
-        raise Unauthenticated("the account behind these credentials is not active")
+        raise Unauthenticated(NOT_ACTIVE)
     return Principal(
         user_id=user_id,
         username=username,
