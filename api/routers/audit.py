@@ -80,11 +80,16 @@ def search_audit(
     target: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    seq: str | None = None,
     cursor: str | None = None,
     limit: int = searching.DEFAULT_LIMIT,
     order: Literal["asc", "desc"] = "desc",
 ) -> AuditPageOut:
-    filters = searching.parse_filters(actor=actor, action=action, target=target, since=since, until=until)
+    """Search the log, newest first: filters by actor, action (`access.*` for a family), target, time
+    and `seq=a,b,c` (an alert's evidence); pages with `next_cursor`."""
+    filters = searching.parse_filters(
+        actor=actor, action=action, target=target, since=since, until=until, seq=seq
+    )
     page = searching.search(
         session=session,
         filters=filters,
@@ -134,8 +139,11 @@ def export_audit(
     target: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    seq: str | None = None,
 ) -> StreamingResponse:
-    filters = searching.parse_filters(actor=actor, action=action, target=target, since=since, until=until)
+    filters = searching.parse_filters(
+        actor=actor, action=action, target=target, since=since, until=until, seq=seq
+    )
     result = exports.export(
         session=session,
         engine=runtime.db.engine,
@@ -149,3 +157,19 @@ def export_audit(
         media_type=result.media_type,
         headers={"content-disposition": f'attachment; filename="{result.filename(now)}"'},
     )
+
+
+class AuditEntryDetailOut(AuditEntryOut):
+    prev_hash: str
+
+
+@router.get(
+    "/audit/{seq}",
+    response_model=AuditEntryDetailOut,
+    dependencies=[Depends(known_parameters())],
+)
+def get_audit_entry(_security: SecurityDep, session: SessionDep, seq: int) -> AuditEntryDetailOut:
+    """One entry by its sequence number, with the hash that links it to the one before."""
+    if not 1 <= seq < 2**63:
+        raise InvalidInput("seq must be a positive sequence number")
+    return AuditEntryDetailOut(**searching.get_entry(session=session, seq=seq))

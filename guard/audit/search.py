@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from guard.audit.chain import format_ts
 from guard.audit.models import AuditEntry
-from guard.errors import InvalidInput
+from guard.errors import InvalidInput, NotFound
 
-FILTER_NAMES = ("actor", "action", "target", "since", "until")
+FILTER_NAMES = ("actor", "action", "target", "since", "until", "seq")
 MAX_LIMIT = 1000
+MAX_SEQS = MAX_LIMIT
+WILDCARD = "*"
 DEFAULT_LIMIT = 100
 Order = Literal["asc", "desc"]
 _LENGTHS = {"actor": 200, "action": 100, "target": 300}
@@ -41,14 +43,16 @@ class AuditFilters:
     target: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    seqs: tuple[int, ...] | None = None  # exactly these entries (an alert's evidence)
 
-    def as_payload(self) -> dict[str, str]:
+    def as_payload(self) -> dict[str, Any]:
         values = {
             "actor": self.actor,
             "action": self.action,
             "target": self.target,
             "since": format_ts(self.since) if self.since else None,
             "until": format_ts(self.until) if self.until else None,
+            "seq": ",".join(map(str, self.seqs)) if self.seqs is not None else None,
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -57,7 +61,13 @@ class AuditFilters:
         found: list[ColumnElement[bool]] = []
         if self.actor is not None:
             found.append(c.actor == self.actor)
-        if self.action is not None:
+        if self.action is not None and self.action.endswith(WILDCARD):
+            # `access.*` as the rules write it: a range on the (action, seq) index, not a LIKE scan.
+            prefix = self.action[: -len(WILDCARD)]
+            found.append(c.action >= prefix)
+            if prefix:
+                found.append(c.action < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        elif self.action is not None:
             found.append(c.action == self.action)
         if self.target is not None:
             found.append(c.target == self.target)
@@ -65,6 +75,8 @@ class AuditFilters:
             found.append(c.ts >= self.since)
         if self.until is not None:
             found.append(c.ts < self.until)
+        if self.seqs is not None:
+            found.append(c.seq.in_(self.seqs))
         return found
 
     def fingerprint(self, order: str) -> bytes:
@@ -91,6 +103,18 @@ def parse_time(value: str, name: str) -> datetime:
     return parsed
 
 
+def parse_seqs(value: str) -> tuple[int, ...]:
+    """`seq=12,40,41`: the entries an alert names as its evidence."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        raise InvalidInput(
+            f"seq must be sequence numbers separated by commas, such as 12,40,41; got {value!r}"
+        )
+    if len(parts) > MAX_SEQS:
+        raise InvalidInput(f"seq may name at most {MAX_SEQS} entries")
+    return tuple(sorted({int(p) for p in parts}))
+
+
 def parse_filters(
     *,
     actor: str | None = None,
@@ -98,6 +122,7 @@ def parse_filters(
     target: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    seq: str | None = None,
 ) -> AuditFilters:
     """Empty values mean "no filter"; anything else must make sense or the whole request is refused."""
     texts: dict[str, str | None] = {}
@@ -106,11 +131,16 @@ def parse_filters(
         if value and len(value) > _LENGTHS[name]:
             raise InvalidInput(f"{name} is longer than {_LENGTHS[name]} characters, so nothing can match it")
         texts[name] = value or None
+    if texts["action"] and WILDCARD in texts["action"].removesuffix(WILDCARD):
+        raise InvalidInput(
+            "action takes a name such as access.view, or a prefix ending in '*' such as access.*"
+        )
     start = parse_time(since, "since") if since and since.strip() else None
     end = parse_time(until, "until") if until and until.strip() else None
     if start is not None and end is not None and start >= end:
         raise InvalidInput("since must be earlier than until")
-    return AuditFilters(texts["actor"], texts["action"], texts["target"], start, end)
+    seqs = parse_seqs(seq) if seq is not None and seq.strip() else None
+    return AuditFilters(texts["actor"], texts["action"], texts["target"], start, end, seqs)
 
 
 def check_limit(limit: int) -> int:
@@ -166,6 +196,26 @@ def entry_view(seq: int, body: str, stored_hash: str, **columns: Any) -> dict[st
     if "prev_hash" in columns:
         view["prev_hash"] = columns["prev_hash"]
     return view
+
+
+def get_entry(*, session: Session, seq: int) -> dict[str, Any]:
+    """One entry with its chain links, as an alert's evidence points at it."""
+    c = ENTRIES.c
+    row = session.execute(
+        select(c.seq, c.ts, c.actor, c.action, c.target, c.body, c.hash, c.prev_hash).where(c.seq == seq)
+    ).first()
+    if row is None:
+        raise NotFound(f"no audit entry with seq {seq}")
+    return entry_view(
+        row.seq,
+        row.body,
+        row.hash,
+        ts=row.ts,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        prev_hash=row.prev_hash,
+    )
 
 
 def page_query(filters: AuditFilters, *, after: int | None, order: Order, limit: int) -> Select[Any]:

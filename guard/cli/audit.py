@@ -124,7 +124,7 @@ def export(
         None, "--output", "-o", help="File to write (default: standard output)"
     ),
     actor: str | None = typer.Option(None, help="Only entries by this actor"),
-    action: str | None = typer.Option(None, help="Only entries with this action"),
+    action: str | None = typer.Option(None, help="Only entries with this action (a family: access.*)"),
     target: str | None = typer.Option(None, help="Only entries about this target"),
     since: str | None = typer.Option(None, help="From this time on (ISO 8601 with a timezone)"),
     until: str | None = typer.Option(None, help="Before this time (ISO 8601 with a timezone)"),
