@@ -265,7 +265,14 @@ def _look_back(session: Session, user: User, *, rules: RuleStore, hr: HrSettings
         rule_set = rules.current(now)
     except RulesInvalid:
         return "lookback:skipped (the detection rules do not load)"
-    alerts = lookback(session=session, username=user.username, now=now, rules=rule_set, days=hr.lookback_days)
+    alerts = lookback(
+        session=session,
+        username=user.username,
+        now=now,
+        rules=rule_set,
+        days=hr.lookback_days,
+        as_leaver=True,
+    )
     return f"lookback:{len(alerts)} alerts over {hr.lookback_days} days"
 
 

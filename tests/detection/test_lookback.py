@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from guard.clock import FixedClock
 from guard.db import transaction
@@ -12,7 +13,10 @@ from guard.detection.lookback import lookback
 from guard.errors import InvalidInput
 from guard.runtime import Runtime
 from tests.detection.helpers import access, add_entries, alerts, audit_actions
+from tests.hr.helpers import Hr
 from tests.support.people import People
+
+RESIGNATION = {"type": "resignation", "notice_date": "2026-03-02", "last_working_date": "2026-03-27"}
 
 
 def burst(actor: str, start, n: int = 70):  # type: ignore[no-untyped-def]
@@ -79,3 +83,47 @@ def test_lookback_notifies_but_does_not_suspend(runtime: Runtime, clock: FixedCl
         assert alert.rule == "leaver-bulk-download"
         assert [r["response"] for r in alert.responses] == ["notify"]
     assert people.client.get("/me", headers=ann.auth).status_code == 200
+
+
+def weeks_of_work(actor: str, end, *, weeks: int, per_week: int):  # type: ignore[no-untyped-def]
+    """`per_week` downloads in each of the `weeks` weeks before `end`, as an ordinary working rhythm."""
+    entries = [
+        access(actor, end - timedelta(weeks=w, hours=3 * i), document=f"w{w}-{i}")
+        for w in range(2, weeks + 2)
+        for i in range(per_week)
+    ]
+    return sorted(entries, key=lambda entry: entry["ts"])
+
+
+def test_a_resignation_finds_data_taken_in_the_weeks_before_it(
+    client: TestClient, runtime: Runtime, clock: FixedClock, people: People
+) -> None:
+    people.add("ann", login=False)
+    now = clock.now()
+    add_entries(runtime, weeks_of_work("ann", now, weeks=10, per_week=2))
+    taken = add_entries(
+        runtime,
+        [
+            access("ann", now - timedelta(days=6) + timedelta(hours=5 * i), document=f"t{i}")
+            for i in range(25)
+        ],
+    )
+
+    answer = Hr(client, people).event(employee="ann", **RESIGNATION)
+
+    assert any(line.startswith("lookback:1 alerts") for line in answer["applied"]), answer["applied"]
+    [alert] = alerts(runtime, rule="leaver-taking-before-resigning")
+    assert (alert.username, alert.lookback, alert.severity) == ("ann", True, "high")
+    assert set(alert.evidence) <= set(taken)
+
+
+def test_a_heavy_users_ordinary_weeks_before_resigning_raise_nothing(
+    client: TestClient, runtime: Runtime, clock: FixedClock, people: People
+) -> None:
+    people.add("ann", login=False)
+    now = clock.now()
+    add_entries(runtime, weeks_of_work("ann", now + timedelta(weeks=1), weeks=11, per_week=15))
+
+    Hr(client, people).event(employee="ann", **RESIGNATION)
+
+    assert alerts(runtime, rule="leaver-taking-before-resigning") == []
