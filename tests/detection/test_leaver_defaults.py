@@ -101,3 +101,57 @@ def test_vault_tampering_is_a_critical_alert_for_the_security_team(
             .where(Notification.kind == "alert")
         ).all()
     assert told == ["sec"]
+
+
+def working_days(actor: str, start, *, days: int, per_day: int, status: str = "active"):  # type: ignore[no-untyped-def]
+    """`per_day` views each weekday from `start`, spread over office hours (never a burst in one hour)."""
+    entries = []
+    for day in range(days):
+        when = start + timedelta(days=day)
+        if when.weekday() >= 5:
+            continue
+        entries += [
+            access(
+                actor, when + timedelta(minutes=75 * i), action="view", document=f"{day}-{i}", status=status
+            )
+            for i in range(per_day)
+        ]
+    return entries
+
+
+def test_slow_exfiltration_across_the_notice_period_is_alerted(runtime: Runtime, clock: FixedClock) -> None:
+    start = clock.now() - timedelta(weeks=10)
+    before = working_days("ann", start, days=56, per_day=2)  # eight ordinary weeks
+    during = working_days("ann", start + timedelta(days=56), days=14, per_day=6, status="notice")
+    add_entries(runtime, before)
+    seqs = add_entries(runtime, during)
+
+    engine_for(runtime).run_once()
+
+    assert alerts(runtime, rule="leaver-bulk-view") == []  # never more than a few an hour
+    [alert] = alerts(runtime, rule="leaver-slow-exfiltration")
+    assert (alert.username, alert.severity) == ("ann", "high")
+    assert set(alert.evidence) <= set(seqs)
+
+
+def test_an_honest_leaver_keeping_their_usual_pace_is_not_alerted(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    start = clock.now() - timedelta(weeks=10)
+    add_entries(runtime, working_days("ann", start, days=56, per_day=4))
+    add_entries(runtime, working_days("ann", start + timedelta(days=56), days=14, per_day=5, status="notice"))
+
+    engine_for(runtime).run_once()
+
+    assert alerts(runtime, rule="leaver-slow-exfiltration") == []
+
+
+def test_a_busy_week_before_the_notice_is_learnt_not_judged(runtime: Runtime, clock: FixedClock) -> None:
+    start = clock.now() - timedelta(weeks=10)
+    ordinary = working_days("ann", start, days=49, per_day=2)
+    quarter_end = working_days("ann", start + timedelta(days=49), days=7, per_day=8)
+    add_entries(runtime, ordinary + quarter_end)
+
+    engine_for(runtime).run_once()
+
+    assert alerts(runtime, rule="leaver-slow-exfiltration") == []

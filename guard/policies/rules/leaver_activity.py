@@ -84,6 +84,11 @@ INNER_TYPES: dict[str, type[RuleType[Any]]] = {
 class LeaverActivityConfig(RuleConfig):
     condition: Condition
     statuses: list[PersonStatus] = Field(["notice"], min_length=1)
+    learn_from: Literal["leavers", "everyone"] = Field(
+        "leavers",
+        description="`everyone`: the condition also learns from the person's time before the notice (a "
+        "baseline of their own ordinary weeks), but only judges what they do on notice",
+    )
 
 
 class LeaverActivity(RuleType[LeaverActivityConfig]):
@@ -101,6 +106,8 @@ class LeaverActivity(RuleType[LeaverActivityConfig]):
 
     def observe(self, event: Event) -> Finding | None:
         if event.status not in self.statuses:
+            if self.config.learn_from == "everyone":
+                self.inner.observe(event)  # history for the baseline; nothing is judged before the notice
             return None
         finding = self.inner.observe(event)
         if finding is None:

@@ -191,3 +191,18 @@ def test_leaver_activity_cannot_wrap_itself() -> None:
         LeaverActivityConfig.model_validate(
             {"condition": {"type": "leaver_activity", "options": {"condition": {"type": "honeytoken"}}}}
         )
+
+
+def test_leaver_activity_learning_from_everyone_judges_notice_against_the_weeks_before() -> None:
+    spike = {"window": "1d", "baseline_windows": 7, "min_history": 3, "factor": 3, "minimum": 10}
+    config = {"condition": {"type": "spike", "options": spike}}
+    learning = LeaverActivity(LeaverActivityConfig.model_validate({**config, "learn_from": "everyone"}))
+    blind = LeaverActivity(LeaverActivityConfig.model_validate(config))
+    days = [[ev(day * DAY + minutes(i), status="active") for i in range(4)] for day in range(5)]
+    days.append([ev(5 * DAY + minutes(i), status="notice") for i in range(15)])
+    found = {
+        name: [rule.observe(e) for d in days for e in d]
+        for name, rule in (("learning", learning), ("blind", blind))
+    }
+    assert [f.observed for f in found["learning"] if f] == [12]  # 3x a usual 4, and the minimum of 10
+    assert not any(found["blind"])  # with no history of its own it is still learning
