@@ -12,6 +12,7 @@ from api.deps import GuardRoute, NowDep, SessionDep, require_roles
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.detection import alerts as service
+from guard.detection.evidence import evidence_entries
 from guard.detection.models import Alert
 from guard.types import Role
 
@@ -44,6 +45,8 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     resolved_by: str | None
     resolved_at: datetime | None
+    # GET /alerts/{id} only: each evidence entry with the document titles and customer names behind it.
+    evidence_entries: list[dict[str, Any]] | None = None
 
 
 class AlertChange(Strict):
@@ -93,7 +96,10 @@ def list_alerts(
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(alert_id: str, _security: SecurityDep, session: SessionDep) -> AlertOut:
-    return alert_out(service.get_alert(session=session, alert_id=alert_id))
+    """One alert, explained: its numbers and its evidence entries with titles and names."""
+    alert = service.get_alert(session=session, alert_id=alert_id)
+    entries = evidence_entries(session=session, seqs=alert.evidence)
+    return alert_out(alert).model_copy(update={"evidence_entries": entries})
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)

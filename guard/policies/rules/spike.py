@@ -37,7 +37,7 @@ class _Person:
     seqs: list[int] = field(default_factory=list)
     fired: bool = False
     history: deque[tuple[int, int]] = field(default_factory=deque)  # (bucket, count) of past windows
-    judged: tuple[float, int] | None = None  # (baseline, windows) for the current bucket, once worked out
+    judged: tuple[float, float, int] | None = None  # (mean, spread, windows) for the current bucket
     judged_bucket: int | None = None
 
 
@@ -54,16 +54,19 @@ class Spike(RuleType[SpikeConfig]):
     def horizon(self) -> timedelta:
         return self.config.window * (self.config.baseline_windows + 1)
 
-    def _baseline(self, person: _Person) -> tuple[float, int] | None:
+    def _baseline(self, person: _Person) -> tuple[float, float, int] | None:
+        """The mean and the spread (population standard deviation) of the person's past windows."""
         cfg = self.config
-        past = [(b, c) for b, c in person.history if person.bucket - b <= cfg.baseline_windows]
+        counts = [c for b, c in person.history if person.bucket - b <= cfg.baseline_windows]
         if cfg.ignore_empty_windows:
-            windows = len(past)
+            windows = len(counts)
         else:
             windows = min(cfg.baseline_windows, person.bucket - person.first)
         if windows < cfg.min_history:
             return None
-        return sum(c for _, c in past) / windows, windows
+        counts += [0] * (windows - len(counts))  # windows without activity, where they count
+        mean = sum(counts) / windows
+        return mean, (sum((c - mean) ** 2 for c in counts) / windows) ** 0.5, windows
 
     def observe(self, event: Event) -> Finding | None:
         cfg = self.config
@@ -88,7 +91,7 @@ class Spike(RuleType[SpikeConfig]):
         judged = person.judged
         if judged is None:
             return None
-        baseline, windows = judged
+        baseline, spread, windows = judged
         if person.count < cfg.factor * baseline:
             return None
         person.fired = True
@@ -103,5 +106,9 @@ class Spike(RuleType[SpikeConfig]):
                 f"{event.actor}: {person.count} {noun(cfg.weight, 'events')} in this {describe(cfg.window)} "
                 f"window against a usual {baseline:.1f} (x{cfg.factor:g} over {windows} windows)"
             ),
-            details={"baseline": round(baseline, 2), "baseline_windows": windows},
+            details={
+                "baseline": round(baseline, 2),
+                "baseline_spread": round(spread, 2),
+                "baseline_windows": windows,
+            },
         )

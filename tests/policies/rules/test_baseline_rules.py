@@ -43,6 +43,7 @@ def test_spike_learns_first_then_fires_once_against_the_own_baseline() -> None:
     assert found[0].threshold == 30
     assert len(found[0].evidence) == 30
     assert "against a usual 10.0" in found[0].summary
+    assert (found[0].details["baseline"], found[0].details["baseline_spread"]) == (10.0, 0.0)
 
 
 def test_spike_respects_the_minimum_for_quiet_people() -> None:
@@ -67,7 +68,9 @@ def test_spike_counts_empty_windows_when_told_to() -> None:
             day_of(rule, day, 10)
     # Active windows average 10; over the 9 calendar days since the first it is 30/9.
     assert day_of(active_only, 9, 25) == []
-    assert len(day_of(with_gaps, 9, 25)) == 1
+    [found] = day_of(with_gaps, 9, 25)
+    # Three windows of 10 and six empty ones: mean 30/9, spread sqrt(2)*10/3.
+    assert (found.details["baseline"], found.details["baseline_spread"]) == (3.33, 4.71)
 
 
 def test_spike_without_events_finds_nothing() -> None:
