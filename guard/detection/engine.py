@@ -26,6 +26,7 @@ from guard.detection.models import Alert, DetectionCursor, DisabledRule
 from guard.detection.responses import respond
 from guard.detection.rulestore import RuleStore
 from guard.detection.stream import iter_events, read_after
+from guard.detection.watches import load_watches, mark
 from guard.policies.rules import (
     DETECTION_ACTOR,
     Detector,
@@ -89,6 +90,9 @@ class DetectionEngine:
         assert self._detector is not None
         with self.db.read() as session:
             events = read_after(session=session, after_seq=self._position, limit=self.batch_size)
+            if events:
+                spans = load_watches(session, ending_after=min(e.ts for e in events))
+                events = list(mark(events, spans)) if spans else events
         if not events and not self._replay_failures:
             return StepResult(0, 0)
         outcomes: list[Outcome] = list(self._replay_failures)
@@ -147,7 +151,9 @@ class DetectionEngine:
                 if cursor_ts is not None:
                     _seed_suppression(session, detector, rules, cursor_ts)
                     start = cursor_ts - detector.horizon
-                    for event in iter_events(session=session, since=start, through_seq=position):
+                    spans = load_watches(session, ending_after=start)
+                    replay = iter_events(session=session, since=start, through_seq=position)
+                    for event in mark(replay, spans):
                         replayed += 1
                         failures.extend(o for o in detector.observe(event) if isinstance(o, RuleFailure))
         log.info(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guard.db import Base, IdColumn, UTCDateTime, new_id
@@ -65,3 +65,16 @@ class DisabledRule(Base):
     error: Mapped[str] = mapped_column(Text)
     seq: Mapped[int] = mapped_column(BigInteger)
     disabled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TeamWatch(Base):
+    """A colleague of a departure wave, judged by the leaver rules until `until` (set by `watch_team`)."""
+
+    __tablename__ = "team_watches"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -32,8 +32,8 @@ class Broker:
         )
         assert response.status_code == 201, response.text
 
-    def person(self, username: str, *roles: str, accept: bool = True) -> Person:
-        person = self.people.add(username, *roles)
+    def person(self, username: str, *roles: str, accept: bool = True, **fields: str) -> Person:
+        person = self.people.add(username, *roles, **fields)
         if accept:
             self.accept(person)
         return person

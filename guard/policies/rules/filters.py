@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from guard.policies.rules.events import Event
 
 Classification = Literal["public", "internal", "confidential", "restricted"]
-PersonStatus = Literal["active", "notice", "departed", "suspended"]
+# `watched`: an active person whose team is in a departure wave (guard.detection.watches)
+PersonStatus = Literal["active", "notice", "departed", "suspended", "watched"]
 Decision = Literal["granted", "pending", "denied"]
 ACTION_PATTERN = re.compile(r"^[a-z0-9_*?.\-]+$")
 

@@ -83,7 +83,8 @@ INNER_TYPES: dict[str, type[RuleType[Any]]] = {
 
 class LeaverActivityConfig(RuleConfig):
     condition: Condition
-    statuses: list[PersonStatus] = Field(["notice"], min_length=1)
+    # People on notice, and colleagues of a departure wave while their team is watched.
+    statuses: list[PersonStatus] = Field(["notice", "watched"], min_length=1)
     learn_from: Literal["leavers", "everyone"] = Field(
         "leavers",
         description="`everyone`: the condition also learns from the person's time before the notice (a "

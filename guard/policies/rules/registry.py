@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from guard.policies.rules.base import RuleType
+from guard.policies.rules.departure_wave import DepartureWave
 from guard.policies.rules.leaver_activity import INNER_TYPES, LeaverActivity
 
-RULE_TYPES: dict[str, type[RuleType[Any]]] = {**INNER_TYPES, LeaverActivity.name: LeaverActivity}
+RULE_TYPES: dict[str, type[RuleType[Any]]] = {
+    **INNER_TYPES,
+    LeaverActivity.name: LeaverActivity,
+    DepartureWave.name: DepartureWave,
+}

@@ -11,7 +11,7 @@ from guard.policies.rules.durations import Duration
 from guard.policies.rules.filters import Filters
 
 Severity = Literal["low", "medium", "high", "critical"]
-Response = Literal["notify", "suspend", "require_approval"]
+Response = Literal["notify", "suspend", "require_approval", "watch_team"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 RULE_NAME = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 
