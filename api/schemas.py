@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
+
+from guard.people.models import UserHold
 
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HoldOut(BaseModel):
+    """A hold on a person. Who set it, why and the alert behind it are shown to admins and security only:
+    the person on hold sees that it exists and since when, not which rule caught them."""
+
+    id: str
+    kind: str
+    since: datetime
+    reason: str | None = None
+    set_by: str | None = None
+    alert_id: str | None = None
+    lifted_at: datetime | None = None
+    lifted_by: str | None = None
+    lift_reason: str | None = None
+
+
+def hold_out(hold: UserHold, *, full: bool) -> HoldOut:
+    if not full:
+        return HoldOut(id=hold.id, kind=hold.kind, since=hold.set_at)
+    return HoldOut(
+        id=hold.id,
+        kind=hold.kind,
+        since=hold.set_at,
+        reason=hold.reason,
+        set_by=hold.set_by,
+        alert_id=hold.alert_id,
+        lifted_at=hold.lifted_at,
+        lifted_by=hold.lifted_by,
+        lift_reason=hold.lift_reason,
+    )

@@ -73,6 +73,8 @@ class AccessRequestOut(BaseModel):
     approvals: int
     approvals_required: int
     delivered_at: datetime | None
+    # Set when a later change (notice, a hold, departure, a stricter policy) voided the grant uncollected.
+    voided_at: datetime | None = None
 
 
 def terms(runtime: Runtime) -> service.BrokerTerms:
@@ -110,6 +112,7 @@ def _out(request: AccessRequest, requester: str, token: IssuedToken | None = Non
         approvals=request.approvals,
         approvals_required=request.approvals_required,
         delivered_at=request.delivered_at,
+        voided_at=request.revoked_at,
     )
 
 

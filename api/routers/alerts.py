@@ -7,13 +7,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from api.deps import GuardRoute, NowDep, SessionDep, require_roles
-from api.schemas import Strict
+from api.schemas import HoldOut, Strict, hold_out
 from guard.auth.service import Principal
 from guard.detection import alerts as service
 from guard.detection.evidence import evidence_entries
 from guard.detection.models import Alert
+from guard.people.holds import holds_set_by_alert
 from guard.types import Role
 
 router = APIRouter(tags=["detection"], route_class=GuardRoute)
@@ -47,11 +49,19 @@ class AlertOut(BaseModel):
     resolved_at: datetime | None
     # GET /alerts/{id} only: each evidence entry with the document titles and customer names behind it.
     evidence_entries: list[dict[str, Any]] | None = None
+    # GET /alerts/{id} and resolve: the holds this alert's responses set, lifted or not. Resolving as a
+    # false positive lifts the active ones unless lift_holds is false.
+    holds: list[HoldOut] | None = None
 
 
 class AlertChange(Strict):
     note: str = Field(min_length=1, max_length=2000)
     verdict: Literal["true_positive", "false_positive"] | None = None
+
+
+class AlertResolve(AlertChange):
+    # With verdict false_positive: lift the holds this alert's responses set (false keeps them).
+    lift_holds: bool = True
 
 
 def alert_out(alert: Alert) -> AlertOut:
@@ -99,7 +109,14 @@ def get_alert(alert_id: str, _security: SecurityDep, session: SessionDep) -> Ale
     """One alert, explained: its numbers and its evidence entries with titles and names."""
     alert = service.get_alert(session=session, alert_id=alert_id)
     entries = evidence_entries(session=session, seqs=alert.evidence)
-    return alert_out(alert).model_copy(update={"evidence_entries": entries})
+    return alert_out(alert).model_copy(
+        update={"evidence_entries": entries, "holds": _holds_of(session, alert.id)}
+    )
+
+
+def _holds_of(session: Session, alert_id: str) -> list[HoldOut]:
+    found = holds_set_by_alert(session, alert_id=alert_id, active_only=False)
+    return [hold_out(hold, full=True) for hold in found]
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
@@ -119,7 +136,7 @@ def acknowledge(
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
 def resolve(
-    alert_id: str, body: AlertChange, security: SecurityDep, session: SessionDep, now: NowDep
+    alert_id: str, body: AlertResolve, security: SecurityDep, session: SessionDep, now: NowDep
 ) -> AlertOut:
     alert = service.resolve(
         session=session,
@@ -127,6 +144,7 @@ def resolve(
         alert_id=alert_id,
         note=body.note,
         verdict=body.verdict,
+        lift_holds=body.lift_holds,
         now=now,
     )
-    return alert_out(alert)
+    return alert_out(alert).model_copy(update={"holds": _holds_of(session, alert.id)})

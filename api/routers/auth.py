@@ -10,6 +10,7 @@ from api.routers.users import UserOut, user_out
 from api.schemas import Strict
 from guard.auth import service
 from guard.people.service import get_user
+from guard.types import Role
 
 router = APIRouter(tags=["auth"], route_class=GuardRoute)
 
@@ -79,4 +80,5 @@ def logout(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Respons
 
 @router.get("/me", response_model=UserOut)
 def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
-    return user_out(get_user(session=session, user_id=principal.user_id), session=session)
+    user = get_user(session=session, user_id=principal.user_id)
+    return user_out(user, session=session, full=principal.has_any(Role.ADMIN, Role.SECURITY))

@@ -31,7 +31,12 @@ def _disposition(filename: str, *, attachment: bool) -> str:
 async def content(token: str, http: Request, runtime: RuntimeDep, now: NowDep) -> Response:
     def work(session: Session) -> Delivery:
         return deliver(
-            session=session, vault=runtime.vault, tokens=runtime.content_tokens, token=token, now=now
+            session=session,
+            vault=runtime.vault,
+            policy=runtime.policies.current,
+            tokens=runtime.content_tokens,
+            token=token,
+            now=now,
         )
 
     delivery = await unit.anonymous(http, runtime, work)

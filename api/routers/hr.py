@@ -173,6 +173,7 @@ def post_event(
         data=EventInput(**body.model_dump()),
         source="api",
         hr=runtime.settings.hr,
+        policy=runtime.policies.current,
         now=now,
         rules=runtime.rules,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -9,14 +10,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
-from api.schemas import Strict
+from api.schemas import HoldOut, Strict, hold_out
 from guard.auth.service import Principal
-from guard.people import service
-from guard.people.models import User
+from guard.detection.watches import current_watch
+from guard.people import holds, service
+from guard.people.holds import active_holds
+from guard.people.models import User, UserHold
 from guard.types import Role
 
 router = APIRouter(tags=["people"], route_class=GuardRoute)
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# Holds are set and lifted by security or an admin; both may read a person's record to do so.
+OverseerDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SECURITY))]
+HoldKindName = Literal["suspended", "review"]
 RoleName = Literal["staff", "author", "custodian", "approver", "security", "hr", "admin", "ingest"]
 
 
@@ -37,6 +43,24 @@ class UserPatch(Strict):
     manager: str | None = Field(None, max_length=254)
     display_name: str | None = Field(None, min_length=1, max_length=200)
     department: str | None = Field(None, max_length=120)
+    # Recorded on the hold a status change places or lifts.
+    reason: str | None = Field(None, min_length=1, max_length=500)
+
+
+class HoldIn(Strict):
+    kind: HoldKindName
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class HoldLiftIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class TeamWatchOut(BaseModel):
+    reason: str
+    alert_id: str
+    since: datetime
+    until: datetime
 
 
 class UserOut(BaseModel):
@@ -48,7 +72,12 @@ class UserOut(BaseModel):
     department: str
     manager: str | None
     roles: list[str]
+    # The effective state, kept for existing clients: departed > suspended > notice > active.
     status: str
+    lifecycle: str
+    holds: list[HoldOut]
+    # GET /users/{id}: set while a departure wave in the person's team has them judged by the leaver rules.
+    watch: TeamWatchOut | None = None
 
 
 class ApiKeyIn(Strict):
@@ -62,8 +91,14 @@ class ApiKeyOut(BaseModel):
     key: str
 
 
-def user_out(user: User, *, session: Session) -> UserOut:
+def user_out(
+    user: User, *, session: Session, holds: list[UserHold] | None = None, full: bool = True
+) -> UserOut:
+    """`holds`: the person's active holds when already loaded (lists load them in one query); `full`:
+    whether the reader may see why each hold was set."""
     manager = session.get(User, user.manager_id) if user.manager_id else None
+    if holds is None:
+        holds = active_holds(session, user_ids=[user.id])[user.id]
     return UserOut(
         id=user.id,
         username=user.username,
@@ -74,6 +109,8 @@ def user_out(user: User, *, session: Session) -> UserOut:
         manager=manager.username if manager else None,
         roles=list(user.roles),
         status=user.status,
+        lifecycle=user.lifecycle,
+        holds=[hold_out(hold, full=full) for hold in holds],
     )
 
 
@@ -105,14 +142,19 @@ def list_users(
     status: Annotated[Literal["active", "notice", "departed", "suspended"] | None, Query()] = None,
     role: Annotated[RoleName | None, Query()] = None,
 ) -> list[UserOut]:
-    return [
-        user_out(u, session=session) for u in service.list_users(session=session, status=status, role=role)
-    ]
+    users = service.list_users(session=session, status=status, role=role)
+    held = active_holds(session, user_ids=[u.id for u in users])
+    return [user_out(u, session=session, holds=held[u.id]) for u in users]
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(user_id: str, _admin: AdminDep, session: SessionDep) -> UserOut:
-    return user_out(service.get_user(session=session, user_id=user_id), session=session)
+def get_user(user_id: str, _overseer: OverseerDep, session: SessionDep, now: NowDep) -> UserOut:
+    found = user_out(service.get_user(session=session, user_id=user_id), session=session)
+    watch = current_watch(session, user_id=user_id, now=now)
+    if watch is None:
+        return found
+    out = TeamWatchOut(reason=watch.reason, alert_id=watch.alert_id, since=watch.since, until=watch.until)
+    return found.model_copy(update={"watch": out})
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
@@ -127,6 +169,36 @@ def update_user(user_id: str, body: UserPatch, admin: AdminDep, session: Session
         manager=body.manager,
         display_name=body.display_name,
         department=body.department,
+        reason=body.reason,
+    )
+    return user_out(user, session=session)
+
+
+@router.post("/users/{user_id}/holds", status_code=201, response_model=UserOut)
+def place_hold(
+    user_id: str, body: HoldIn, overseer: OverseerDep, session: SessionDep, now: NowDep
+) -> UserOut:
+    user = service.get_user(session=session, user_id=user_id)
+    holds.place_hold(
+        session=session, user=user, kind=body.kind, actor=overseer.username, reason=body.reason, now=now
+    )
+    return user_out(user, session=session)
+
+
+@router.delete("/users/{user_id}/holds/{kind}", response_model=UserOut)
+def lift_hold(
+    user_id: str,
+    kind: HoldKindName,
+    body: HoldLiftIn,
+    overseer: OverseerDep,
+    session: SessionDep,
+    now: NowDep,
+) -> UserOut:
+    """Lift every active hold of `kind`; the person is then what their lifecycle says (on notice stays
+    on notice)."""
+    user = service.get_user(session=session, user_id=user_id)
+    holds.lift_holds(
+        session=session, user=user, kind=kind, actor=overseer.username, reason=body.reason, now=now
     )
     return user_out(user, session=session)
 

@@ -15,9 +15,11 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from guard.access import counters
+from guard.access import counters, facts
+from guard.access.facts import DocFacts
 from guard.access.models import AccessApproval, AccessRequest
 from guard.access.service import BrokerTerms, issue_token
+from guard.access.standing import refuse_if_disallowed, void_grants
 from guard.access.tokens import IssuedToken
 from guard.audit.log import record
 from guard.auth.service import can_act
@@ -28,12 +30,13 @@ from guard.policies.access import (
     AccessPolicy,
     Action,
     ApproverFacts,
-    Classification,
+    Refusal,
     RequestFacts,
     approval_refusal,
-    limit_for,
+    decide,
+    decide_export,
 )
-from guard.types import Role, Status
+from guard.types import Role
 
 SYSTEM_ACTOR = "guard"
 STATUSES = ("granted", "pending", "denied", "rejected", "expired", "cancelled")
@@ -163,6 +166,7 @@ def get_request(
     assert requester is not None  # foreign key
     token = None
     if own and collectable(request, now):
+        refuse_if_disallowed(session, policy=terms.policy, user=viewer, grant=request, now=now)
         token = issue_token(request, token_version=viewer.token_version, tokens=terms.tokens, now=now)
     return RequestView(request, requester.username, token)
 
@@ -217,50 +221,108 @@ def _check_duties(
         raise Conflict("you have already approved this request; another approver must add theirs")
 
 
-def _requester_still_eligible(
-    requester: User, request: AccessRequest, policy: AccessPolicy, now: datetime
-) -> str | None:
+def _requester_still_eligible(requester: User, now: datetime) -> str | None:
     if not can_act(requester, now):
         return f"the requester can no longer act ({requester.status})"
-    if requester.status == Status.NOTICE and request.action in policy.notice.deny:
-        return f"the requester is on notice and may no longer {request.action} documents"
     return None
 
 
-def _count_grant(
-    session: Session, request: AccessRequest, requester: User, policy: AccessPolicy, now: datetime
-) -> None:
-    """An approved request counts its looks whatever the quota: the approvers allowed them."""
+def _redecide(
+    session: Session, request: AccessRequest, terms: BrokerTerms, now: datetime
+) -> tuple[Refusal | None, list[DocFacts]]:
+    """The policy in force, run again on the requester and documents as they are now. Outcomes that ask
+    for an approver are what the approvers are giving; a denial stands against them."""
     action = cast(Action, request.action)
-    classes = dict(
-        session.execute(
-            select(Document.id, Document.classification).where(Document.id.in_(request.documents))
-        ).all()
+    person, docs, accepted = facts.load(
+        session,
+        user_id=request.requester_id,
+        document_ids=request.documents,
+        action=action,
+        policy=terms.policy,
+        agreement_version=terms.agreement_version,
+        now=now,
     )
-    lefts: list[int] = []
-    for document_id in sorted(request.documents):
-        classification = cast(Classification, classes[document_id])
-        limit = limit_for(policy, status=requester.status, action=action, classification=classification)
-        if limit.count is None:
-            continue
-        used = counters.count(
-            session, user_id=requester.id, document_id=document_id, action=action, period=limit.period(now)
+    if action == "export":
+        decision = decide_export(
+            terms.policy,
+            person=person.facts,
+            documents=[(d.facts, d.used) for d in docs],
+            agreement_accepted=accepted,
+            approval_above=terms.export_approval_above,
         )
-        lefts.append(max(0, limit.count - used))
+    else:
+        decision = decide(
+            terms.policy,
+            person=person.facts,
+            document=docs[0].facts,
+            action=action,
+            used=docs[0].used,
+            agreement_accepted=accepted,
+        )
+    if decision.outcome == "denied":
+        return Refusal(decision.rule, decision.explanation), docs
+    return None, docs
+
+
+def _take_looks(session: Session, request: AccessRequest, docs: list[DocFacts]) -> Refusal | None:
+    """Count the looks the grant uses with the conditional counter of the direct path. A request that was
+    asked over quota may take exactly one look beyond the quota; any other may not exceed it."""
+    beyond = 1 if request.rule == "quota" else 0
+    counted: list[tuple[str, str]] = []
+    lefts: list[int] = []
+    # One lock order (document id) so concurrent approvals and exports cannot deadlock.
+    for doc in sorted((d for d in docs if d.limit.count is not None), key=lambda d: d.facts.id):
+        assert doc.limit.count is not None
+        ceiling = doc.limit.count + beyond
+        used = counters.try_count(
+            session,
+            user_id=request.requester_id,
+            document_id=doc.facts.id,
+            action=request.action,
+            period=doc.period,
+            limit=ceiling,
+        )
+        if used is None:
+            counters.uncount(session, user_id=request.requester_id, keys=counted, action=request.action)
+            spent = f"{doc.facts.title!r}: the quota was used up since this request was made"
+            if beyond:
+                spent = f"{doc.facts.title!r}: the one look beyond the quota was already allowed"
+            return Refusal("quota", f"{spent}; nothing more can be granted ({doc.limit.describe()})")
+        counted.append((doc.facts.id, doc.period))
+        lefts.append(max(0, doc.limit.count - used))
     request.views_left = min(lefts) if lefts else None
+    return None
+
+
+def _refuse(session: Session, request: AccessRequest, refusal: Refusal, *, actor: str, now: datetime) -> None:
+    """Close the request as denied by the rule in force now, and say so (the closing is committed)."""
+    request.rule, request.explanation = refusal.rule, refusal.explanation[:500]
+    _close(
+        session,
+        request,
+        status="denied",
+        actor=actor,
+        action="access.deny",
+        note=refusal.explanation,
+        now=now,
+    )
+    raise Conflict(
+        f"{refusal.explanation}; the request was closed as denied", keep_changes=True, rule=refusal.rule
+    )
 
 
 def approve(
     *, session: Session, terms: BrokerTerms, approver: User, request_id: str, note: str, now: datetime
 ) -> AccessRequest:
     """Add one approval; with enough distinct approvals the request is granted (the requester collects
-    the content token with GET /access-requests/{id})."""
+    the content token with GET /access-requests/{id}). Every approval decides the request again under the
+    rules in force; the last one takes the looks with the same conditional counter as a direct grant."""
     request = _open_for_decision(session, request_id, now=now)
     policy = terms.policy
     _check_duties(session, request, approver=approver, policy=policy, verb="approve", now=now)
     requester = session.get(User, request.requester_id)
     assert requester is not None  # foreign key
-    ineligible = _requester_still_eligible(requester, request, policy, now)
+    ineligible = _requester_still_eligible(requester, now)
     if ineligible is not None:
         _close(
             session,
@@ -272,18 +334,23 @@ def approve(
             now=now,
         )
         raise Conflict(f"{ineligible}; the request was cancelled", keep_changes=True)
+    refusal, docs = _redecide(session, request, terms, now)
+    final = request.approvals + 1 >= request.approvals_required
+    if refusal is None and final:
+        refusal = _take_looks(session, request, docs)
+    if refusal is not None:
+        _refuse(session, request, refusal, actor=approver.username, now=now)
     session.add(
         AccessApproval(
             request_id=request.id, approver_id=approver.id, verdict="approve", note=note, created_at=now
         )
     )
     request.approvals += 1
-    if request.approvals >= request.approvals_required:
+    if final:
         request.status = "granted"
         request.decided_at = now
         request.pending_until = None
         request.grant_until = now + terms.grant_valid
-        _count_grant(session, request, requester, policy, now)
     record(
         session=session,
         actor=approver.username,
@@ -335,7 +402,7 @@ def cancel(*, session: Session, user: User, request_id: str, note: str, now: dat
 
 
 def end_access_for(*, session: Session, user_id: str, actor: str, note: str, now: datetime) -> dict[str, int]:
-    """For a departure: cancel the person's pending requests and revoke grants not yet collected."""
+    """For a departure: cancel the person's pending requests and void uncollected grants (each audited)."""
     pending = list(
         session.scalars(
             select(AccessRequest).where(
@@ -345,17 +412,10 @@ def end_access_for(*, session: Session, user_id: str, actor: str, note: str, now
     )
     for request in pending:
         _close(session, request, status="cancelled", actor=actor, action="access.cancel", note=note, now=now)
-    open_grants = list(
-        session.scalars(
-            select(AccessRequest).where(
-                AccessRequest.requester_id == user_id,
-                AccessRequest.status == "granted",
-                AccessRequest.delivered_at.is_(None),
-                AccessRequest.revoked_at.is_(None),
-            )
-        )
+    departed = Refusal("departed", note)
+    requester = session.get(User, user_id)
+    assert requester is not None  # foreign key
+    voided = void_grants(
+        session=session, user=requester, actor=actor, now=now, refusal=lambda _grant: departed
     )
-    for request in open_grants:
-        request.revoked_at = now
-    session.flush()
-    return {"cancelled": len(pending), "revoked": len(open_grants)}
+    return {"cancelled": len(pending), "revoked": voided}

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from guard.access import archive
 from guard.access.models import AccessRequest
+from guard.access.standing import refuse_if_disallowed
 from guard.access.tokens import ContentTokenCodec
 from guard.access.watermark import Mark, apply
 from guard.audit.log import record
@@ -25,6 +26,7 @@ from guard.customers.models import Customer
 from guard.documents.models import Document
 from guard.errors import Gone, Unauthenticated
 from guard.people.models import User
+from guard.policies.access import AccessPolicy
 from guard.vault.envelope import VaultDamaged
 from guard.vault.store import Vault
 
@@ -40,7 +42,7 @@ class Delivery:
 
 
 def _grant(
-    session: Session, *, tokens: ContentTokenCodec, token: str, now: datetime
+    session: Session, *, policy: AccessPolicy, tokens: ContentTokenCodec, token: str, now: datetime
 ) -> tuple[AccessRequest, User]:
     claims = tokens.decode(token, now=now)
     request = session.get(AccessRequest, claims.grant_id)
@@ -55,6 +57,7 @@ def _grant(
         raise Gone("this grant was revoked")
     if request.grant_until is None or request.grant_until <= now:
         raise Gone("this grant has expired; ask again")
+    refuse_if_disallowed(session, policy=policy, user=user, grant=request, now=now)
     return request, user
 
 
@@ -109,9 +112,16 @@ def _package(
 
 
 def deliver(
-    *, session: Session, vault: Vault, tokens: ContentTokenCodec, token: str, now: datetime
+    *,
+    session: Session,
+    vault: Vault,
+    policy: AccessPolicy,
+    tokens: ContentTokenCodec,
+    token: str,
+    now: datetime,
 ) -> Delivery:
-    request, user = _grant(session, tokens=tokens, token=token, now=now)
+    """The grant's bytes, once, if the rules in force still allow the grant (otherwise it is voided)."""
+    request, user = _grant(session, policy=policy, tokens=tokens, token=token, now=now)
     docs = _plaintexts(session, vault, request, user.username, now)
     delivery = _package(session, request, docs, Mark(reader=user.username, at=now, grant_id=request.id))
     consumed = session.execute(

@@ -28,6 +28,7 @@ def import_file(
         actor=CLI_ACTOR,
         source=f"cli:{path.name}",
         hr=rt.settings.hr,
+        policy=rt.policies.current,
         now=rt.clock.now(),
         rules=rt.rules,
     )

@@ -1,12 +1,12 @@
-"""`guard users add|list|suspend`."""
+"""`guard users add|list|suspend|hold|lift-hold`."""
 
 from __future__ import annotations
 
 import typer
 
 from guard.cli.common import CLI_ACTOR, runtime, unit_of_work
-from guard.people import service
-from guard.types import Status
+from guard.people import holds, service
+from guard.types import HoldKind
 
 app = typer.Typer(help="Manage people.", no_args_is_help=True)
 
@@ -48,20 +48,48 @@ def list_(status: str | None = typer.Option(None, help="Only people with this st
     rt = runtime()
     with unit_of_work(rt) as session:
         for user in service.list_users(session=session, status=status):
-            typer.echo(f"{user.username:<24} {user.status:<10} {','.join(user.roles):<30} {user.email}")
+            line = f"{user.username:<24} {user.status:<10} {user.lifecycle:<9} {','.join(user.roles):<30}"
+            typer.echo(f"{line} {user.email}")
+
+
+HOLD_KINDS = "suspended (no access at all) or review (every request needs an approver)"
 
 
 @app.command("suspend")
-def suspend(username: str) -> None:
-    """Suspend a person: every token they hold stops working at once."""
+def suspend(
+    username: str, reason: str = typer.Option("suspended from the command line", help="Why, for the record")
+) -> None:
+    """Suspend a person (a `suspended` hold): every token they hold stops working at once."""
+    hold(username, kind=HoldKind.SUSPENDED.value, reason=reason)
+
+
+@app.command("hold")
+def hold(
+    username: str,
+    kind: str = typer.Option(..., help=HOLD_KINDS),
+    reason: str = typer.Option(..., help="Why, for the record"),
+) -> None:
+    """Put a hold on a person; it stacks on their lifecycle and is lifted with `guard users lift-hold`."""
     rt = runtime()
     with unit_of_work(rt) as session:
         user = service.find_user(session=session, ref=username)
-        service.update_user(
-            session=session,
-            actor=CLI_ACTOR,
-            user_id=user.id,
-            status=Status.SUSPENDED.value,
-            now=rt.clock.now(),
+        placed = holds.place_hold(
+            session=session, user=user, kind=kind, actor=CLI_ACTOR, reason=reason, now=rt.clock.now()
         )
-        typer.echo(f"suspended {user.username}")
+        typer.echo(f"{user.username}: {placed.kind} hold {placed.id}; status {user.status}")
+
+
+@app.command("lift-hold")
+def lift_hold(
+    username: str,
+    kind: str = typer.Argument(..., help=HOLD_KINDS),
+    reason: str = typer.Option(..., help="Why the hold is lifted, for the record"),
+) -> None:
+    """Lift a person's holds of one kind; their lifecycle (active, notice) is untouched."""
+    rt = runtime()
+    with unit_of_work(rt) as session:
+        user = service.find_user(session=session, ref=username)
+        lifted = holds.lift_holds(
+            session=session, user=user, kind=kind, actor=CLI_ACTOR, reason=reason, now=rt.clock.now()
+        )
+        typer.echo(f"{user.username}: lifted {len(lifted)} {kind} hold(s); status {user.status}")

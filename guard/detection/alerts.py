@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from guard.audit.log import record
 from guard.detection.models import Alert
 from guard.errors import Conflict, NotFound
+from guard.people import holds
 from guard.policies.rules import DETECTION_ACTOR, Detection
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
@@ -150,10 +151,18 @@ def acknowledge(
 
 
 def resolve(
-    *, session: Session, actor: str, alert_id: str, note: str, verdict: Verdict | None = None, now: datetime
+    *,
+    session: Session,
+    actor: str,
+    alert_id: str,
+    note: str,
+    now: datetime,
+    verdict: Verdict | None = None,
+    lift_holds: bool = True,
 ) -> Alert:
-    """Closed, with a note and (ideally) whether it was a real problem."""
-    return _change(
+    """Closed, with a note and (ideally) whether it was a real problem. A false positive also lifts the
+    holds this alert's responses set, unless `lift_holds` is False."""
+    alert = _change(
         session=session,
         actor=actor,
         alert_id=alert_id,
@@ -163,3 +172,15 @@ def resolve(
         verdict=verdict,
         now=now,
     )
+    if verdict == "false_positive" and lift_holds:
+        for hold in holds.holds_set_by_alert(session, alert_id=alert.id):
+            holds.lift_holds(
+                session=session,
+                user=holds.get_hold_owner(session, hold),
+                kind=hold.kind,
+                actor=actor,
+                reason=f"alert {alert.id} resolved as a false positive: {note}",
+                alert_id=alert.id,
+                now=now,
+            )
+    return alert

@@ -1,4 +1,5 @@
-"""What a rule does besides raising its alert: notify, suspend, require approval. Each step is audited."""
+"""What a rule does besides raising its alert: notify, suspend, require approval, watch a team. Each step is
+audited; suspending and requiring approval are holds that name the alert."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from guard.audit.log import record
 from guard.detection.models import Alert
+from guard.detection.watches import watch_team
 from guard.notifications.service import notify
+from guard.people.holds import place_hold
 from guard.people.models import User
-from guard.people.service import update_user
 from guard.policies.rules import DETECTION_ACTOR
-from guard.types import WORKING_STATUSES, Role, Status
+from guard.types import WORKING_STATUSES, HoldKind, Lifecycle, Role
 
 REASON_LIMIT = 500
 
@@ -40,21 +42,20 @@ def _notify(session: Session, alert: Alert, user: User | None, now: datetime) ->
     return {"done": True, "recipients": recipients}
 
 
-def _suspend(session: Session, alert: Alert, user: User, now: datetime) -> dict[str, Any]:
-    if user.status not in WORKING_STATUSES:
-        return {"done": False, "reason": f"{user.username} is already {user.status}"}
-    # update_user records the change and revokes every token the person holds.
-    update_user(
-        session=session, actor=DETECTION_ACTOR, user_id=user.id, status=Status.SUSPENDED.value, now=now
+def _hold(session: Session, alert: Alert, user: User, kind: HoldKind, now: datetime) -> dict[str, Any]:
+    """Put the person on a hold that names this alert; resolving the alert as a false positive lifts it."""
+    if user.lifecycle == Lifecycle.DEPARTED:
+        return {"done": False, "reason": f"{user.username} has departed"}
+    hold = place_hold(
+        session=session,
+        user=user,
+        kind=kind,
+        actor=DETECTION_ACTOR,
+        reason=f"alert {alert.id} ({alert.rule}): {alert.summary}"[:REASON_LIMIT],
+        alert_id=alert.id,
+        now=now,
     )
-    return {"done": True}
-
-
-def _require_approval(session: Session, alert: Alert, user: User, now: datetime) -> dict[str, Any]:
-    user.approval_required_reason = f"alert {alert.id} ({alert.rule}): {alert.summary}"[:REASON_LIMIT]
-    user.updated_at = now
-    session.flush()
-    return {"done": True}
+    return {"done": True, "hold_id": hold.id}
 
 
 def respond(
@@ -66,13 +67,15 @@ def respond(
     for response in responses:
         if response == "notify":
             result = _notify(session, alert, user, now)
+        elif response == "watch_team":  # the alert names a team, not a person
+            result = watch_team(session, alert, now)
         elif user is None:
             result = {"done": False, "reason": "no person with this username in Guard"}
         elif response == "suspend":
-            result = _suspend(session, alert, user, now)
+            result = _hold(session, alert, user, HoldKind.SUSPENDED, now)
         elif response == "require_approval":
-            result = _require_approval(session, alert, user, now)
-        else:  # the rule schema only allows the three above
+            result = _hold(session, alert, user, HoldKind.REVIEW, now)
+        else:  # the rule schema only allows the four above
             result = {"done": False, "reason": f"unknown response {response!r}"}
         result = {"response": response, **result}
         results.append(result)

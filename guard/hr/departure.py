@@ -25,10 +25,11 @@ from guard.hr.exposure import exposure_totals
 from guard.hr.models import Departure
 from guard.hr.notice import DEPARTED, SCHEDULED, close_watchlist, recipient_for, tell
 from guard.hr.portfolio import holdings, revoke_api_keys
+from guard.people.holds import set_lifecycle
 from guard.people.models import User
-from guard.people.service import revoke_sessions
+from guard.people.sessions import revoke_sessions
 from guard.settings import HrSettings
-from guard.types import Status
+from guard.types import Lifecycle
 
 log = logging.getLogger("guard.hr")
 SWEEP_ACTOR = "hr-sweeper"
@@ -39,8 +40,8 @@ def depart(
     *, session: Session, user: User, departure: Departure, actor: str, hr: HrSettings, now: datetime
 ) -> list[str]:
     """Apply a departure in the caller's transaction (the user row is already locked by the caller)."""
-    applied = [f"status:{Status.DEPARTED.value}"]
-    user.status = Status.DEPARTED.value
+    applied = [f"status:{Lifecycle.DEPARTED.value}"]
+    set_lifecycle(session, user, Lifecycle.DEPARTED, now=now)
     if user.access_ends_at is None or user.access_ends_at > now:
         user.access_ends_at = now
     user.updated_at = now

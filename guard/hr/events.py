@@ -25,9 +25,10 @@ from guard.hr.models import Departure, HrEvent
 from guard.hr.portfolio import is_available
 from guard.people.models import User
 from guard.people.service import find_user
+from guard.policies.access import AccessPolicy
 from guard.policies.rules import RulesInvalid
 from guard.settings import HrSettings
-from guard.types import Status
+from guard.types import Lifecycle
 
 EventType = Literal["resignation", "termination", "withdrawal"]
 EVENT_TYPES: tuple[str, ...] = ("resignation", "termination", "withdrawal")
@@ -93,6 +94,7 @@ def apply_event(
     data: EventInput,
     source: str,
     hr: HrSettings,
+    policy: AccessPolicy,
     now: datetime,
     rules: RuleStore | None = None,
 ) -> EventResult:
@@ -139,7 +141,7 @@ def apply_event(
         applied = _withdrawal(session, employee, now)
     else:
         applied, departed = _departure(
-            session, employee, event, data, actor=actor, hr=hr, now=now, rules=rules
+            session, employee, event, data, actor=actor, hr=hr, policy=policy, now=now, rules=rules
         )
     event.applied = applied
     session.flush()
@@ -151,6 +153,9 @@ def apply_event(
         payload={
             "event_id": event.id,
             "employee": employee.username,
+            # The team, as the departure-wave rule groups resignations.
+            "department": employee.department or None,
+            "manager": _manager_name(session, employee),
             "notice_date": data.notice_date.isoformat() if data.notice_date else None,
             "last_working_date": data.last_working_date.isoformat() if data.last_working_date else None,
             "successor": successor.username if successor else None,
@@ -200,11 +205,12 @@ def _departure(
     *,
     actor: str,
     hr: HrSettings,
+    policy: AccessPolicy,
     now: datetime,
     rules: RuleStore | None,
 ) -> tuple[list[str], tuple[Departure, list[str]] | None]:
     """Schedule, change or cut short a departure; apply it at once when access has already ended."""
-    if user.status == Status.DEPARTED:
+    if user.lifecycle == Lifecycle.DEPARTED:
         raise InvalidInput(f"{user.username} has already departed")
     notice_date, last = _dates(data, hr, now)
     termination = data.type == "termination"
@@ -232,7 +238,9 @@ def _departure(
             )
             applied = [f"access_ends:{now.isoformat()}"]
         else:
-            applied = notice.start_notice(session=session, user=user, departure=departure, now=now)
+            applied = notice.start_notice(
+                session=session, user=user, departure=departure, actor=actor, policy=policy, now=now
+            )
             if rules is not None:
                 applied.append(_look_back(session, user, rules=rules, hr=hr, now=now))
     elif termination:  # a termination cuts a running notice short
@@ -257,6 +265,12 @@ def _departure(
         done = depart(session=session, user=user, departure=departure, actor=actor, hr=hr, now=now)
         return [*applied, *done], (departure, done)
     return applied, None
+
+
+def _manager_name(session: Session, user: User) -> str | None:
+    return (
+        session.scalar(select(User.username).where(User.id == user.manager_id)) if user.manager_id else None
+    )
 
 
 def _look_back(session: Session, user: User, *, rules: RuleStore, hr: HrSettings, now: datetime) -> str:

@@ -8,13 +8,16 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from guard.access.standing import refusal_now, void_grants
 from guard.detection.responses import security_team
 from guard.hr import handovers
 from guard.hr.models import Departure, Handover, HrEvent, WatchlistEntry
 from guard.hr.portfolio import custodians_of_customers, is_available, username_of
 from guard.notifications.service import notify
+from guard.people.holds import set_lifecycle
 from guard.people.models import User
-from guard.types import Status
+from guard.policies.access import AccessPolicy
+from guard.types import Lifecycle
 
 SCHEDULED, DEPARTED, WITHDRAWN = "scheduled", "departed", "withdrawn"
 
@@ -82,13 +85,26 @@ def schedule(
     return departure
 
 
-def start_notice(*, session: Session, user: User, departure: Departure, now: datetime) -> list[str]:
+def start_notice(
+    *, session: Session, user: User, departure: Departure, actor: str, policy: AccessPolicy, now: datetime
+) -> list[str]:
+    """Move the person to notice (their holds stay on top) and void the open grants the leaver profile no
+    longer allows, in the caller's transaction."""
     applied: list[str] = []
-    if user.status == Status.ACTIVE:
-        user.status = Status.NOTICE.value
+    if user.lifecycle == Lifecycle.ACTIVE:
+        set_lifecycle(session, user, Lifecycle.NOTICE, now=now)
+    if user.status == Lifecycle.NOTICE:
         applied.append("status:notice")
-    else:  # a suspended person who resigns stays suspended: never loosen a restriction
-        applied.append(f"status:{user.status} (kept)")
+    else:  # a suspended person who resigns stays suspended; the hold is lifted separately
+        applied.append(f"lifecycle:notice; status:{user.status} (kept by a hold)")
+    voided = void_grants(
+        session=session,
+        user=user,
+        actor=actor,
+        now=now,
+        refusal=lambda grant: refusal_now(policy, user=user, grant=grant),
+    )
+    applied.append(f"grants:voided {voided}")
     applied.append(f"access_ends:{departure.access_ends_at.isoformat()}")
     session.add(WatchlistEntry(user_id=user.id, departure_id=departure.id, opened_at=now))
     applied.append("watchlist:opened")
@@ -146,8 +162,8 @@ def update_notice(
 
 def withdraw(*, session: Session, user: User, departure: Departure, now: datetime) -> list[str]:
     applied: list[str] = []
-    if user.status == Status.NOTICE:
-        user.status = Status.ACTIVE.value
+    if user.lifecycle == Lifecycle.NOTICE:
+        set_lifecycle(session, user, Lifecycle.ACTIVE, now=now)
         applied.append("status:active")
     user.access_ends_at = None
     user.updated_at = now

@@ -19,12 +19,16 @@ class User(Base):
     department: Mapped[str] = mapped_column(String(120), default="")
     manager_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Moved only by HR events and the departure sweep: active -> notice -> departed (withdrawal: back).
+    lifecycle: Mapped[str] = mapped_column(String(16), default="active")
+    # Derived from the lifecycle and the active holds by guard.people.holds.refresh_state, never set
+    # directly: departed > suspended > notice > active. Kept as a column so every check reads one field.
     status: Mapped[str] = mapped_column(String(16), default="active")
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     # End of the last working day once HR reports a departure: from then on every credential is refused,
     # whether or not the departure sweep has run yet.
     access_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set by a detection response: every further access request needs an approval; says why.
+    # Derived like `status`: the reason of the newest active `review` hold (every request needs approval).
     approval_required_reason: Mapped[str | None] = mapped_column(String(500))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -41,3 +45,21 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserHold(Base):
+    """A restriction stacked on top of the lifecycle: `suspended` (no access at all) or `review` (every
+    request needs an approver). Lifting it records who and why; the row stays as history."""
+
+    __tablename__ = "user_holds"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    alert_id: Mapped[str | None] = mapped_column(IdColumn, index=True)  # when a detection rule set it
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lift_reason: Mapped[str | None] = mapped_column(String(500))

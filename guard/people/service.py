@@ -9,15 +9,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
-from guard.auth.models import RefreshToken
 from guard.auth.passwords import Passwords
 from guard.errors import Conflict, InvalidInput, NotFound
+from guard.people import holds
 from guard.people.models import ApiKey, User
-from guard.types import Role, Status
+from guard.types import HoldKind, Lifecycle, Role, Status
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -108,6 +108,7 @@ def create_user(
         department=department,
         manager_id=manager_user.id if manager_user else None,
         roles=roles,
+        lifecycle=Lifecycle.ACTIVE.value,
         status=Status.ACTIVE.value,
         token_version=1,
         password_hash=passwords.hash(password) if password else None,
@@ -127,13 +128,37 @@ def create_user(
     return user
 
 
-def revoke_sessions(*, session: Session, user: User, now: datetime) -> None:
-    """Every token the person holds stops working on its next use, in every worker."""
-    user.token_version += 1
-    session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+def _set_status(
+    session: Session, user: User, *, status: str, actor: str, reason: str | None, now: datetime
+) -> None:
+    if status not in ADMIN_SETTABLE_STATUSES:
+        raise InvalidInput(
+            "status can be set to 'active' or 'suspended' here; notice and departure come from HR"
+        )
+    if user.lifecycle == Lifecycle.DEPARTED:
+        raise Conflict(f"{user.username} has departed; a departed person cannot be reactivated")
+    if status == Status.SUSPENDED:
+        holds.place_hold(
+            session=session,
+            user=user,
+            kind=HoldKind.SUSPENDED,
+            actor=actor,
+            reason=reason or f"suspended by {actor}",
+            now=now,
+        )
+        return
+    if user.lifecycle == Lifecycle.NOTICE:
+        raise Conflict(
+            f"{user.username} is on notice; only an HR withdrawal (POST /hr/events with type 'withdrawal') "
+            f"ends a notice. To lift a suspension use DELETE /users/{user.id}/holds/suspended"
+        )
+    holds.lift_holds(
+        session=session,
+        user=user,
+        kind=HoldKind.SUSPENDED,
+        actor=actor,
+        reason=reason or f"reactivated by {actor}",
+        now=now,
     )
 
 
@@ -148,7 +173,10 @@ def update_user(
     manager: str | None = None,
     display_name: str | None = None,
     department: str | None = None,
+    reason: str | None = None,
 ) -> User:
+    """Change what an admin may change. `status` is a shortcut for the `suspended` hold: 'suspended' places
+    one, 'active' lifts it; the lifecycle (notice, departure) is HR's alone."""
     user = get_user(session=session, user_id=user_id)
     changes: dict[str, Any] = {}
     if roles is not None:
@@ -157,16 +185,7 @@ def update_user(
             changes["roles"] = {"from": user.roles, "to": new_roles}
             user.roles = new_roles
     if status is not None and status != user.status:
-        if status not in ADMIN_SETTABLE_STATUSES:
-            raise InvalidInput(
-                "status can be set to 'active' or 'suspended' here; notice and departure come from HR"
-            )
-        if user.status == Status.DEPARTED:
-            raise InvalidInput(f"{user.username} has departed; a departed person cannot be reactivated")
-        changes["status"] = {"from": user.status, "to": status}
-        user.status = status
-        if status == Status.SUSPENDED:
-            revoke_sessions(session=session, user=user, now=now)
+        _set_status(session, user, status=status, actor=actor, reason=reason, now=now)
     if manager is not None:
         manager_user = find_user(session=session, ref=manager)
         if manager_user.id == user.id:

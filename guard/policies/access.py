@@ -327,6 +327,38 @@ def decide_export(
 
 
 @dataclass(frozen=True)
+class Refusal:
+    rule: str
+    explanation: str
+
+
+def grant_refusal(
+    policy: AccessPolicy,
+    *,
+    person: PersonFacts,
+    action: Action,
+    classification: Classification,
+    approved: bool,
+) -> Refusal | None:
+    """Why a grant decided earlier may no longer be collected under the rules in force now, or None.
+
+    The look was counted when the grant was made; what can change since is the person's state (notice, a
+    review hold) and the policy itself."""
+    rule = policy.rule(action, classification)
+    if not rule.allowed:
+        return Refusal("not_allowed", f"{action} of {classification} documents is no longer allowed")
+    if person.status == Status.NOTICE and action in policy.notice.deny:
+        return Refusal("notice_profile", f"people on notice cannot {action} documents")
+    if approved:
+        return None
+    if person.review_reason:
+        return Refusal("review_required", "your requests now need an approver's sign-off; ask again")
+    if rule.approval:
+        return Refusal("approval_required", f"to {action} a {classification} document now needs an approver")
+    return None
+
+
+@dataclass(frozen=True)
 class ApproverFacts:
     user_id: str
     roles: frozenset[str]

@@ -21,7 +21,7 @@ from tests.support.people import People
     ],
 )
 def test_staff_get_403_on_admin_endpoints(client: TestClient, people: People, method: str, path: str) -> None:
-    ann = people.add("ann", "staff", "approver", "security")
+    ann = people.add("ann", "staff", "approver")
     body = {"username": "zed", "display_name": "Zed", "email": "zed@example.com"} if path == "/users" else {}
     if path.endswith("api-keys"):
         body = {"name": "ci"}

@@ -20,6 +20,9 @@ def audit(runtime: Runtime, action: str) -> list[dict[str, object]]:
 
 
 def set_user(runtime: Runtime, username: str, **values: object) -> None:
+    """Directly in the database; a status is also the lifecycle (the person has no holds)."""
+    if "status" in values:
+        values.setdefault("lifecycle", values["status"])
     with runtime.db.write() as session, session.begin():
         session.execute(update(User).where(User.username == username).values(**values))
 

@@ -84,9 +84,9 @@ def audit_actions(runtime: Runtime, prefix: str = "") -> list[str]:
 
 
 def set_status(runtime: Runtime, username: str, status: str) -> None:
-    """Directly in the database, as the HR lifecycle will."""
+    """Directly in the database, as the HR lifecycle would (the person has no holds)."""
     with transaction(runtime.db.write) as session:
-        session.execute(update(User).where(User.username == username).values(status=status))
+        session.execute(update(User).where(User.username == username).values(status=status, lifecycle=status))
 
 
 def rules_dir(tmp_path: Path, *names: str, extra: dict[str, str] | None = None) -> Path:

@@ -76,7 +76,7 @@ def test_a_leaver_downloading_ten_documents_in_ten_minutes_is_alerted_and_suspen
     leaver = next(a for a in listed if a["rule"] == "leaver-bulk-download")
     assert leaver["evidence"] == seqs
     assert "detection.response" in audit_actions(runtime, "detection.")
-    assert "user.update" in audit_actions(runtime, "user.update")
+    assert "user.hold" in audit_actions(runtime, "user.hold")
 
 
 def test_touching_a_decoy_puts_every_further_request_on_hold(

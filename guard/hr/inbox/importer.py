@@ -21,6 +21,7 @@ from guard.detection.rulestore import RuleStore
 from guard.errors import GuardError, InvalidInput
 from guard.hr.events import EventResult, apply_event, find_person
 from guard.hr.inbox.parse import Row, RowError, parse
+from guard.policies.access import AccessPolicy
 from guard.settings import HrSettings
 
 MAX_ERRORS_AUDITED = 50
@@ -70,6 +71,7 @@ def import_bytes(
     actor: str,
     source: str,
     hr: HrSettings,
+    policy: AccessPolicy,
     now: datetime,
     rules: RuleStore | None = None,
 ) -> ImportOutcome:
@@ -88,6 +90,7 @@ def import_bytes(
                     actor=actor,
                     source=source,
                     hr=hr,
+                    policy=policy,
                     now=now,
                     rules=rules,
                 )
@@ -137,6 +140,7 @@ def _apply_row(
     actor: str,
     source: str,
     hr: HrSettings,
+    policy: AccessPolicy,
     now: datetime,
     rules: RuleStore | None,
 ) -> None:
@@ -149,7 +153,14 @@ def _apply_row(
             if row.also_employee_id is not None:
                 _same_person(session, event.employee, row.also_employee_id)
             result = apply_event(
-                session=session, actor=actor, data=event, source=source, hr=hr, now=now, rules=rules
+                session=session,
+                actor=actor,
+                data=event,
+                source=source,
+                hr=hr,
+                policy=policy,
+                now=now,
+                rules=rules,
             )
     except GuardError as exc:
         outcome.errors.append(RowError(row.number, row.line, exc.detail))

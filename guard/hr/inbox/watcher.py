@@ -289,6 +289,7 @@ class InboxWatcher:
             actor=INBOX_ACTOR,
             source=f"inbox:{path.name}",
             hr=self.hr,
+            policy=self.runtime.policies.current,
             now=now,
             rules=self.runtime.rules,
         )
