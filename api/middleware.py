@@ -5,28 +5,39 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
+from guard.bounds import bad_character
 
 log = logging.getLogger("guard.access")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-def _too_large_response(limit: int) -> list[Message]:
-    body = b'{"detail":"the request body is larger than the limit of %d bytes"}' % limit
+def _json_response(status: int, body: bytes) -> list[Message]:
     return [
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         },
         {"type": "http.response.body", "body": body},
     ]
+
+
+def _too_large_response(limit: int) -> list[Message]:
+    return _json_response(413, b'{"detail":"the request body is larger than the limit of %d bytes"}' % limit)
+
+
+BAD_ADDRESS = _json_response(422, b'{"detail":"the address may not contain NUL or control characters"}')
+
+
+def _bad_address(scope: Scope) -> bool:
+    """NUL or control characters in the path or query: refused before anything reads them (PostgreSQL
+    would refuse a NUL with an error, and a log line would hide what was asked)."""
+    query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
+    return any(bad_character(part) is not None for part in (scope.get("path", ""), query))
 
 
 class GuardMiddleware:
@@ -40,10 +51,15 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        if _bad_address(scope):
+            for message in BAD_ADDRESS:
+                await send(message)
+            self._observe(scope, 422, started)
+            return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         limit = self.upload_limit if content_type.startswith("multipart/") else self.json_limit
-        started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
 
         declared = headers.get(b"content-length")
@@ -54,27 +70,36 @@ class GuardMiddleware:
             return
 
         received = 0
+        refused = False  # a body without a declared length went over the limit: 413 already sent
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    # Answer here: an exception raised into the app's body parsing would become its 400.
+                    refused = True
+                    status_holder["status"] = 413
+                    for reply in _too_large_response(limit):
+                        await send(reply)
+                    return {"type": "http.disconnect"}
             return message
 
         async def recording_send(message: Message) -> None:
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
             await send(message)
 
         try:
             await self.app(scope, limited_receive, recording_send)
-        except BodyTooLarge:
-            for message in _too_large_response(limit):
-                await send(message)
-            status_holder["status"] = 413
+        except Exception:
+            if not refused:  # the app gave up on the body it was refused; nothing else to say
+                raise
         self._observe(scope, status_holder["status"], started)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:

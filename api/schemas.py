@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from guard.bounds import bad_character
 from guard.people.models import UserHold
 
 
+def _refuse_control_characters(value: Any) -> None:
+    if isinstance(value, str):
+        char = bad_character(value, multiline=True)
+        if char is not None:
+            raise ValueError(f"may not contain NUL or control characters (found U+{ord(char):04X})")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_control_characters(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_control_characters(key)
+            _refuse_control_characters(item)
+
+
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, not silently ignored."""
+    """Request bodies: unknown fields are an error, not silently ignored, and no text carries NUL or
+    control characters (line breaks and tabs are fine)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        _refuse_control_characters(value)
+        return value
 
 
 class HoldOut(BaseModel):

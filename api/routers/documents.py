@@ -114,7 +114,7 @@ def list_documents(
     customer_id: Annotated[str | None, Query(max_length=32)] = None,
     classification: Annotated[ClassificationName | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DocumentOut]:
     views = service.list_documents(
         session=session,

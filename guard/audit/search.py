@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from guard.audit.chain import format_ts
 from guard.audit.models import AuditEntry
+from guard.bounds import check_time
 from guard.errors import InvalidInput, NotFound
 
 FILTER_NAMES = ("actor", "action", "target", "since", "until", "seq")
@@ -98,9 +99,7 @@ def parse_time(value: str, name: str) -> datetime:
         raise InvalidInput(
             f"{name} must be an ISO 8601 time with a timezone, such as 2026-03-02T09:00:00Z; got {value!r}"
         ) from None
-    if parsed.tzinfo is None:
-        raise InvalidInput(f"{name} needs a timezone, such as 2026-03-02T09:00:00Z or +01:00; got {value!r}")
-    return parsed
+    return check_time(parsed, name)
 
 
 def parse_seqs(value: str) -> tuple[int, ...]:

@@ -30,6 +30,6 @@ def backtest(*, session: Session, rules: RuleSet, since: datetime) -> BacktestRe
         for outcome in detector.observe(event):
             if isinstance(outcome, Detection):
                 report.detections.append(outcome)
-            else:
+            elif isinstance(outcome, RuleFailure):
                 report.failures.append(outcome)
     return report

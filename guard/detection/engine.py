@@ -30,6 +30,7 @@ from guard.detection.watches import load_watches, mark
 from guard.policies.rules import (
     DETECTION_ACTOR,
     Detector,
+    EntrySkipped,
     Outcome,
     RuleFailure,
     RuleSet,
@@ -128,6 +129,9 @@ class DetectionEngine:
             if isinstance(outcome, RuleFailure):
                 disable_rule(session=session, failure=outcome, now=now)
                 continue
+            if isinstance(outcome, EntrySkipped):
+                record_skip(session=session, skipped=outcome, now=now)
+                continue
             alert = raise_alert(session=session, detection=outcome, now=now)
             respond(session=session, alert=alert, responses=list(outcome.rule.spec.responses), now=now)
             alerts += 1
@@ -181,6 +185,19 @@ def _seed_suppression(session: Session, detector: Detector, rules: RuleSet, curs
         rule = rules.get(rule_name)
         if rule is not None and last is not None:
             detector.suppress(rule_name, username, last + rule.spec.suppress_for)
+
+
+def record_skip(*, session: Session, skipped: EntrySkipped, now: datetime) -> None:
+    """An entry no rule (or one rule) could evaluate: said in the audit log; the rules stay on."""
+    record(
+        session=session,
+        actor=DETECTION_ACTOR,
+        action="detection.entry_skipped",
+        target=f"rule:{skipped.rule}" if skipped.rule else "detection",
+        payload={"rule": skipped.rule, "seq": skipped.seq, "error": skipped.error[:1000]},
+        ts=now,
+    )
+    log.warning("entry skipped by detection", extra={"rule": skipped.rule, "seq": skipped.seq})
 
 
 def disable_rule(*, session: Session, failure: RuleFailure, now: datetime) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
+from guard.bounds import check_time
 from guard.errors import InvalidInput
 from guard.people.models import User
 
@@ -39,8 +40,7 @@ class ExternalEvent:
 
 def _check(index: int, event: ExternalEvent, now: datetime) -> None:
     where = f"events[{index}]"
-    if event.ts.tzinfo is None:
-        raise InvalidInput(f"{where}.ts: give a timezone (e.g. 2026-03-02T09:00:00Z)")
+    check_time(event.ts, f"{where}.ts")
     if event.ts > now + MAX_CLOCK_SKEW:
         raise InvalidInput(f"{where}.ts: {event.ts.isoformat()} is in the future")
     if not ACTION.match(event.action):

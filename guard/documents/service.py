@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from guard.access.models import AccessCounter
 from guard.audit.log import record
+from guard.bounds import check_text, visible_length
 from guard.customers.models import Customer
 from guard.db import new_id
 from guard.documents.models import Document
@@ -106,8 +107,10 @@ def create_document(
 ) -> Document:
     """Validate everything first, then encrypt into the vault: a refused upload stores nothing."""
     level = _classification(classification)
+    for name, text in (("title", title), ("customer_id", customer_id), ("custodian", custodian or "")):
+        check_text(text, name)
     title = " ".join(title.split())
-    if not title or len(title) > 300:
+    if not visible_length(title) or len(title) > 300:
         raise InvalidInput("a document needs a title of 1 to 300 characters")
     if not upload.data:
         raise InvalidInput("the file is empty")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
+from guard.bounds import check_date
 from guard.detection.lookback import lookback
 from guard.detection.rulestore import RuleStore
 from guard.errors import Conflict, InvalidInput, NotFound
@@ -101,6 +102,9 @@ def apply_event(
     """Apply one HR event. With `rules`, a resignation also re-runs detection over the person's past."""
     if data.type not in EVENT_TYPES:
         raise InvalidInput(f"type must be one of: {', '.join(EVENT_TYPES)}")
+    for name in ("notice_date", "last_working_date"):
+        if (value := getattr(data, name)) is not None:
+            check_date(value, name)
     key = data.idempotency_key.strip() if data.idempotency_key else None
     if key is not None and not 1 <= len(key) <= 200:
         raise InvalidInput("idempotency_key must be 1 to 200 characters")

@@ -27,6 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from guard.bounds import check_text, visible_length
 from guard.errors import InvalidInput
 from guard.policies.rules.durations import PositiveDuration, describe
 from guard.types import Role, Status
@@ -207,10 +208,12 @@ class Decision:
 
 
 def check_reason(policy: AccessPolicy, reason: str) -> str:
-    """The reason as it will be recorded, or InvalidInput (422) saying what is missing."""
+    """The reason as it will be recorded, or InvalidInput (422) saying what is missing. Only characters a
+    reader can see count towards the minimum: NUL, control and zero-width characters are no reason."""
+    check_text(reason, "reason", multiline=True)
     text = " ".join(reason.split())
     rule = policy.reason
-    if len(text) < rule.min_length:
+    if visible_length(text) < rule.min_length:
         raise InvalidInput(
             f"give a reason of at least {rule.min_length} characters saying why you need the document"
         )

@@ -1,7 +1,7 @@
 """Detection rule types: pure classes fed with events, configured by YAML files, in a closed registry."""
 
 from guard.policies.rules.base import Finding, RuleConfig, RuleType
-from guard.policies.rules.detector import Detection, Detector, Outcome, RuleFailure
+from guard.policies.rules.detector import Detection, Detector, EntrySkipped, Outcome, RuleFailure
 from guard.policies.rules.events import DETECTION_ACTOR, Event
 from guard.policies.rules.loader import (
     LoadedRule,
@@ -18,6 +18,7 @@ __all__ = [
     "RULE_TYPES",
     "Detection",
     "Detector",
+    "EntrySkipped",
     "Event",
     "Finding",
     "LoadedRule",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from guard.bounds import EARLIEST, LATEST, RANGE
 from guard.policies.rules.base import Finding, RuleType
 from guard.policies.rules.events import DETECTION_ACTOR, Event
 from guard.policies.rules.filters import CompiledFilters
@@ -31,7 +32,19 @@ class RuleFailure:
     error: str
 
 
-Outcome = Detection | RuleFailure
+@dataclass(frozen=True)
+class EntrySkipped:
+    """An entry a rule cannot evaluate (a time outside the calendar's arithmetic): the rule passes over it
+    and stays on; the engine records the skip."""
+
+    rule: str | None  # None: no rule could evaluate it
+    seq: int
+    error: str
+
+
+Outcome = Detection | RuleFailure | EntrySkipped
+# Errors that come from an entry's values rather than from the rule: skip the entry, keep the rule.
+DATA_ERRORS = (OverflowError,)
 
 
 @dataclass(eq=False)
@@ -81,6 +94,8 @@ class Detector:
             ]
         if not slots:
             return []
+        if not EARLIEST <= event.ts <= LATEST:
+            return [EntrySkipped(None, event.seq, f"time {event.ts.isoformat()} is not {RANGE}")]
         outcomes: list[Outcome] = []
         failed: list[_Slot] = []
         for slot in slots:
@@ -88,6 +103,9 @@ class Detector:
                 continue
             try:
                 finding = slot.rule.observe(event)
+            except DATA_ERRORS as exc:
+                outcomes.append(EntrySkipped(slot.loaded.name, event.seq, f"{type(exc).__name__}: {exc}"))
+                continue
             except Exception as exc:  # one broken rule must not stop the others
                 failed.append(slot)
                 outcomes.append(RuleFailure(slot.loaded, event.seq, f"{type(exc).__name__}: {exc}"))
