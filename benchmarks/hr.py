@@ -233,6 +233,7 @@ def seed_person(settings_home: Path, database_url: str | None, entries: int) -> 
             ),
             source="bench",
             hr=settings.hr,
+            policy=runtime.policies.current,
             now=now,
         )
     return runtime
