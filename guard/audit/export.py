@@ -6,8 +6,6 @@ connection, one short read per batch, up to the head as it was when the export b
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from guard.audit.log import HEAD_ID, record
 from guard.audit.models import AuditHead
 from guard.audit.search import ENTRIES, AuditFilters, entry_view
+from guard.csvsafe import csv_text
 from guard.errors import InvalidInput
 
 Format = Literal["csv", "jsonl"]
@@ -28,7 +27,6 @@ BATCH = 1000
 CSV_COLUMNS = ("seq", "ts", "actor", "action", "target", "payload", "prev_hash", "hash")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 # Spreadsheets run cells starting with these as formulas; actors and targets can come from outside.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -126,14 +124,8 @@ def _batches(
 def _csv_row(view: dict[str, Any]) -> list[str]:
     payload = orjson.dumps(view["payload"], option=orjson.OPT_SORT_KEYS).decode()
     values = [view["seq"], view["ts"], view["actor"], view["action"], view["target"], payload]
-    return [_defuse(str(v if v is not None else "")) for v in values] + [view["prev_hash"], view["hash"]]
-
-
-def _defuse(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    return [*(str(v if v is not None else "") for v in values), view["prev_hash"], view["hash"]]
 
 
 def _csv_lines(rows: Sequence[Sequence[str]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue().encode()
+    return csv_text(rows).encode()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -12,6 +10,7 @@ import orjson
 import typer
 
 from guard.cli.common import runtime
+from guard.csvsafe import csv_text
 from guard.hr.archive import exposure_report
 
 app = typer.Typer(help="Reports for the security team.", no_args_is_help=True)
@@ -54,16 +53,15 @@ def _when(value: datetime | None) -> str:
 
 
 def as_csv(report: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    """Customer names and document titles are defused like every CSV Guard writes (guard.csvsafe)."""
     after = [f"{c}_after_notice" for c in COLUMNS]
-    writer.writerow(["kind", "id", "name", "customer_id", *COLUMNS, "first", "last", *after])
-    for kind, rows, label in (
+    rows: list[list[Any]] = [["kind", "id", "name", "customer_id", *COLUMNS, "first", "last", *after]]
+    for kind, found, label in (
         ("customer", report["customers"], "name"),
         ("document", report["documents"], "title"),
     ):
-        for row in rows:
-            writer.writerow(
+        for row in found:
+            rows.append(
                 [
                     kind,
                     row[f"{kind}_id"],
@@ -75,7 +73,7 @@ def as_csv(report: dict[str, Any]) -> str:
                     *(row["after_notice"][c] for c in COLUMNS),
                 ]
             )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 def as_table(report: dict[str, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 from collections import Counter
@@ -229,3 +231,26 @@ def test_a_resignation_re_examines_the_past_and_the_report_lists_the_alerts(
     again = hr.event(employee="ann", type="resignation", last_working_date="2026-03-20")
     assert again["duplicate"] is True
     assert len(hr.get("/hr/departures/ann/exposure", by=sec)["alerts"]) == 2
+
+
+def test_the_exposure_csv_defuses_names_and_titles_that_look_like_formulas(
+    hr: Hr, people: People, runtime: Runtime
+) -> None:
+    broker = Broker(hr.client, people)
+    ann = broker.person("ann")
+    customer = broker.customer(ann, name='=HYPERLINK("http://evil.example","Acme")')
+    look(broker, ann, broker.upload(customer, title="+cmd|' /C calc'!A0"))
+    look(broker, ann, broker.upload(customer, title="@SUM(1+1)"))
+    hr.event(employee="ann", type="resignation", notice_date="2026-03-02", last_working_date="2026-03-20")
+    env = server_env(runtime.settings.home, runtime.settings.sqlalchemy_url)
+    result = subprocess.run(
+        [GUARD, "report", "exposure", "ann", "--format", "csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    names = sorted(row[2] for row in rows[1:])
+    assert names == ["'+cmd|' /C calc'!A0", '\'=HYPERLINK("http://evil.example","Acme")', "'@SUM(1+1)"]
