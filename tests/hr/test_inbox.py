@@ -221,3 +221,24 @@ def test_guard_hr_import_applies_once_and_exits_1_with_the_row_errors(
     assert again.exit_code == 0
     assert "already applied" in again.stdout
     assert counts(runtime)["events"] == 1
+
+
+def test_a_zero_byte_file_is_rejected_instead_of_waiting_forever(watcher: InboxWatcher) -> None:
+    (watcher.inbox / "empty.csv").touch()
+    wait_for(lambda: list((watcher.inbox / "rejected").glob("*.errors.json")), "the rejection")
+    [result] = outcomes(watcher.inbox, "rejected", ".errors.json")
+    [error] = result["errors"]  # type: ignore[misc]
+    assert "no events" in error["error"]
+    assert not (watcher.inbox / "empty.csv").exists()
+
+
+def test_a_control_character_in_a_row_is_a_row_error_on_every_engine(
+    watcher: InboxWatcher, runtime: Runtime, staff: People
+) -> None:
+    before = counts(runtime)
+    drop(watcher.inbox, "nul.csv", HEADER + "ann\x00@example.com,2026-03-02,2026-03-20,,,\n")
+    wait_for(lambda: list((watcher.inbox / "rejected").glob("*.errors.json")), "the rejection")
+    [result] = outcomes(watcher.inbox, "rejected", ".errors.json")
+    [error] = result["errors"]  # type: ignore[misc]
+    assert "control characters" in error["error"]
+    assert counts(runtime)["events"] == before["events"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from guard.bounds import check_text
 from guard.errors import InvalidInput
 from guard.hr.calendar import parse_date
 from guard.hr.events import EVENT_TYPES, EventInput
@@ -74,6 +75,8 @@ def parse(name: str, data: bytes) -> Parsed:
         return Parsed(
             errors=[RowError(0, 0, f"unsupported file type {suffix or name!r}; use .csv or .jsonl")]
         )
+    if not data.strip():
+        return Parsed(errors=[RowError(0, 0, "the file is empty: it holds no events")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -165,6 +168,8 @@ def _add(parsed: Parsed, number: int, line: int, values: dict[str, str]) -> None
 
 
 def _row(number: int, line: int, values: dict[str, str]) -> Row:
+    for name, value in values.items():
+        check_text(value, name)
     employee = values.get("employee") or values.get("email") or values.get("employee_id")
     if not employee:
         raise InvalidInput("no employee: give EmailAddress or EmployeeId")

@@ -15,6 +15,7 @@ Outcome: `processed/<stamp>-<name>` with `<...>.result.json`, or `rejected/<stam
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from watchdog.events import (
     FileClosedEvent,
     FileCreatedEvent,
@@ -37,7 +39,9 @@ from watchdog.events import (
 )
 from watchdog.observers.api import BaseObserver
 
+from guard.errors import Unavailable
 from guard.hr.inbox.importer import ImportOutcome, import_bytes
+from guard.hr.inbox.parse import RowError
 from guard.leader import LeaderLock
 from guard.runtime import Runtime
 
@@ -46,6 +50,9 @@ INBOX_ACTOR = "hr-inbox"
 PROCESSED, REJECTED = "processed", "rejected"
 BARRIER_PREFIX = ".guard-inbox-barrier-"
 BARRIER_TIMEOUT_SECONDS = 5.0
+# A zero-byte file may be one a writer has just created: it is rejected only after it stayed empty this many
+# settle times.
+EMPTY_FILE_SETTLE_FACTOR = 5
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", ".filepart", "~")
 
 
@@ -230,9 +237,10 @@ class InboxWatcher:
                     continue
                 if self._close_events and path in self._writing:
                     continue  # still open for writing
-                if stat.st_size == 0:
-                    continue  # created, nothing written yet
-                if now - state.since >= self.hr.inbox_settle_seconds:
+                settle = self.hr.inbox_settle_seconds
+                if stat.st_size == 0:  # maybe created with nothing written yet: give the writer longer
+                    settle = max(settle * EMPTY_FILE_SETTLE_FACTOR, settle + 1.0)
+                if now - state.since >= settle:
                     ready.append(path)
             for gone in set(self._files) - present:
                 self._files.pop(gone, None)
@@ -282,17 +290,26 @@ class InboxWatcher:
         except FileNotFoundError:
             return None
         now = self.runtime.clock.now()
-        outcome = import_bytes(
-            write=self.runtime.db.write,
-            name=path.name,
-            data=data,
-            actor=INBOX_ACTOR,
-            source=f"inbox:{path.name}",
-            hr=self.hr,
-            policy=self.runtime.policies.current,
-            now=now,
-            rules=self.runtime.rules,
-        )
+        try:
+            outcome = import_bytes(
+                write=self.runtime.db.write,
+                name=path.name,
+                data=data,
+                actor=INBOX_ACTOR,
+                source=f"inbox:{path.name}",
+                hr=self.hr,
+                policy=self.runtime.policies.current,
+                now=now,
+                rules=self.runtime.rules,
+            )
+        except (Unavailable, OperationalError, InterfaceError):
+            raise  # the database is away: the file stays and is tried again when it is back
+        except Exception as exc:
+            # Anything else would fail the same way on every try: reject the file once, with the error.
+            log.exception("HR file could not be imported", extra={"file": path.name})
+            problem = f"the file could not be imported ({type(exc).__name__}: {exc}); nothing was applied"
+            digest = hashlib.sha256(data).hexdigest()
+            outcome = ImportOutcome(path.name, digest, False, errors=[RowError(0, 0, problem[:1000])])
         self._move(path, outcome, now)
         with self._mutex:
             self._files.pop(path, None)
