@@ -67,6 +67,12 @@ class PendingEntry:
     payload: dict[str, Any]
     seq: int | None = field(default=None)
     hash: str | None = field(default=None)
+    # The innermost SAVEPOINT open when the entry was staged: rolling that savepoint back drops the entry,
+    # rolling back another one leaves it.
+    savepoint: Any = field(default=None, repr=False, compare=False)
+
+
+_hooked = False
 
 
 def record(
@@ -78,13 +84,17 @@ def record(
     payload: dict[str, Any] | None = None,
     ts: datetime | None = None,
 ) -> PendingEntry:
-    """Stage one audit entry in the caller's transaction. Its `seq` is known once the session commits."""
+    """Stage one audit entry in the caller's transaction. Its `seq` is known once the session commits.
+    Without the commit hook nothing would ever be written, so that is refused (fail closed)."""
+    if not _hooked:
+        raise Unavailable("the audit log's commit hook is not installed; nothing can be recorded")
     entry = PendingEntry(
         ts=(ts or datetime.now(UTC)).astimezone(UTC),
         actor=actor,
         action=action,
         target=target,
         payload=dict(payload or {}),
+        savepoint=session.get_nested_transaction(),
     )
     session.info.setdefault(PENDING_KEY, []).append(entry)
     return entry
@@ -156,18 +166,39 @@ def _append_one_postgres(cursor: Any, entry: PendingEntry, body: bytes) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if session.info.get(PENDING_KEY):
+    # SQLAlchemy also calls this when a SAVEPOINT is released: the entries are chained only by the outer
+    # commit, so a savepoint rolled back later cannot take entries staged outside it down with it.
+    if session.info.get(PENDING_KEY) and not session.in_nested_transaction():
         flush_pending(session)
 
 
 def install_hooks() -> None:
     """Attach the commit hook to every Session (idempotent)."""
+    global _hooked
     from sqlalchemy import event
 
     if not event.contains(Session, "before_commit", _before_commit):
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+    _hooked = True
+
+
+def _inside(savepoint: Any, rolled_back: Any) -> bool:
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
-    discard_pending(session)
+    """A savepoint's rollback drops only what was staged inside it; the outer rollback drops everything."""
+    if not previous_transaction.nested:
+        discard_pending(session)
+        return
+    pending: list[PendingEntry] = session.info.get(PENDING_KEY, [])
+    kept = [entry for entry in pending if not _inside(entry.savepoint, previous_transaction)]
+    if kept:
+        session.info[PENDING_KEY] = kept
+    else:
+        discard_pending(session)

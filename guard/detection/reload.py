@@ -22,7 +22,7 @@ from guard.audit.log import record
 from guard.clock import Clock
 from guard.db import Database, transaction
 from guard.detection.rulestore import RuleStore
-from guard.errors import ConfigError
+from guard.errors import ConfigError, Unavailable
 from guard.policies.access import AccessPolicy
 from guard.policies.rules import RuleProblem, RuleSet, RulesInvalid, load_rules
 from guard.policies.rules.loader import rule_files
@@ -33,6 +33,7 @@ POLICY_ACTOR = "system:policy"
 ACCESS_FILE = "access.yaml"
 RULES_DIR = "rules"
 DEBOUNCE_SECONDS = 0.5
+RETRY_SECONDS = 5.0  # a reload whose audit entry could not be written is tried again this often
 # inotify also reports reads (opened, closed without writing): reading the files must not trigger a reload.
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
@@ -145,10 +146,19 @@ class PolicyReloader:
         try:
             self.reload()
         except Exception:
-            log.exception("policy reload failed unexpectedly")
+            # Nothing changed: a reload takes effect only once its audit entry is written. Try again.
+            log.exception("policy reload not applied; the previous policies stay in force and it is retried")
+            self._retry()
+
+    def _retry(self) -> None:
+        with self._lock:
+            self._timer = threading.Timer(RETRY_SECONDS, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
 
     def reload(self, *, force: bool = False) -> bool | None:
-        """True: a new set is in force; False: invalid, the old set stays; None: nothing changed."""
+        """True: a new set is in force; False: invalid, the old set stays; None: nothing changed.
+        Unavailable when the outcome cannot be audited: then nothing changed at all."""
         with self._reload_lock:
             seen = self._fingerprint()
             if seen == self._seen and not force:
@@ -183,8 +193,8 @@ class PolicyReloader:
             return True
 
     def _audit(self, action: str, payload: dict[str, Any]) -> None:
-        # Each worker process reloads its own copy; the pid tells their entries apart. The files decide
-        # what is in force: a database outage is logged, it does not hold the reload back.
+        """Written before the change takes effect: if it cannot be written, the reload raises and the
+        policies in force stay (fail closed). Each worker reloads its own copy; the pid tells them apart."""
         try:
             with transaction(self.db.write) as session:
                 record(
@@ -195,8 +205,8 @@ class PolicyReloader:
                     payload={**payload, "worker": os.getpid()},
                     ts=self.clock.now(),
                 )
-        except Exception:
-            log.exception("could not audit %s", action)
+        except Exception as exc:
+            raise Unavailable(f"could not audit {action}; nothing was reloaded: {exc}") from exc
 
 
 class _Handler(FileSystemEventHandler):

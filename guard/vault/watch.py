@@ -173,21 +173,28 @@ class VaultWatcher:
                 pass
 
     def _write(self) -> None:
+        """Record what the observer saw. A batch that cannot be written (the database is away) is kept and
+        tried again, with whatever arrives meanwhile: a tamper event is never dropped while Guard runs."""
+        unwritten: list[dict[str, Any]] = []
         while not self._stop.is_set() or not self._events.empty():
-            try:
-                first = self._events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < 500:
+            if not unwritten:
                 try:
-                    batch.append(self._events.get_nowait())
+                    unwritten.append(self._events.get(timeout=0.2))
+                except queue.Empty:
+                    continue
+            while len(unwritten) < 500:
+                try:
+                    unwritten.append(self._events.get_nowait())
                 except queue.Empty:
                     break
             try:
-                self._record(batch)
+                self._record(unwritten)
+                unwritten = []
             except Exception:
-                log.exception("could not record vault events", extra={"events": len(batch)})
+                log.exception("could not record vault events yet; retrying", extra={"events": len(unwritten)})
+                self._stop.wait(self.retry_seconds)
+        if unwritten:
+            log.error("vault events left unrecorded at shutdown", extra={"events": len(unwritten)})
 
     def _record(self, batch: list[dict[str, Any]]) -> None:
         merged: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from guard.access.background import vault_watcher
 from guard.runtime import Runtime
@@ -115,3 +116,30 @@ def test_watcher_records_outside_touches_but_not_the_brokers_own(
         watcher.stop()
     assert not watcher.watching.is_set()
     assert list(Path(runtime.vault.inflight).iterdir()) == []  # every marker was removed
+
+
+def test_a_tamper_event_seen_while_the_database_is_away_is_recorded_once_it_is_back(
+    runtime: Runtime, db_url: str
+) -> None:
+    watcher = vault_watcher(runtime)
+    assert watcher is not None
+    watcher.start()
+    try:
+        wait_for(watcher.watching.is_set)
+        with runtime.db.engine.begin() as connection:  # audit appends fail from here
+            head = connection.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).one()
+            connection.execute(text("DELETE FROM audit_head"))
+        (runtime.vault.root / "dropped-in.bin").write_bytes(b"x")
+        time.sleep(3 * watcher.retry_seconds)  # several failed attempts
+        assert audit(runtime, "vault.tamper") == []
+        with runtime.db.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO audit_head (id, seq, hash) VALUES (1, :seq, :hash)"),
+                {"seq": head[0], "hash": head[1]},
+            )
+        entries = wait_for(
+            lambda: [e for e in audit(runtime, "vault.tamper") if e["path"] == "dropped-in.bin"]
+        )
+        assert entries[0]["event"] == "created"
+    finally:
+        watcher.stop()

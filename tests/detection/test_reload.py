@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from guard.clock import FixedClock
 from guard.detection.reload import PolicyReloader
 from guard.detection.rulestore import RuleStore
+from guard.errors import Unavailable
 from guard.policies.store import PolicyStore
 from guard.runtime import Runtime, build_runtime
 from guard.settings import REPO_CONFIG_DIR
@@ -146,4 +148,27 @@ def test_a_burst_of_changes_is_read_once_it_settles(
         return rule is not None and rule.file == "honeytoken-renamed.yaml"
 
     wait_for(renamed)
+    assert audit_actions(runtime, "policy.") == ["policy.reloaded"]
+
+
+def test_a_reload_that_cannot_be_audited_changes_nothing_until_it_can(
+    reloader: tuple[PolicyReloader, RuleStore, PolicyStore], config_dir: Path, runtime: Runtime
+) -> None:
+    watcher, rules, access = reloader
+    old_rules, old_access = rules.peek(), access.current
+    (config_dir / "policies" / "rules" / "new-rule.yaml").write_text(NEW_RULE)
+    with runtime.db.engine.begin() as connection:  # the audit log cannot be appended to
+        head = connection.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).one()
+        connection.execute(text("DELETE FROM audit_head"))
+    with pytest.raises(Unavailable, match="nothing was reloaded"):
+        watcher.reload()
+    assert rules.peek() is old_rules
+    assert access.current is old_access
+    with runtime.db.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO audit_head (id, seq, hash) VALUES (1, :seq, :hash)"),
+            {"seq": head[0], "hash": head[1]},
+        )
+    assert watcher.reload() is True  # the same change, now that it can be recorded
+    assert rules.peek() is not old_rules
     assert audit_actions(runtime, "policy.") == ["policy.reloaded"]
