@@ -18,6 +18,8 @@ def scrub() -> None:
         report = run_scrub(session=session, vault=rt.vault, actor=CLI_ACTOR, now=rt.clock.now())
     for problem in report.problems:
         typer.echo(f"DAMAGED {problem.document_id}: {problem.problem}")
+    for orphan in report.removed_orphans:
+        typer.echo(f"removed {orphan}: a blob left behind by an upload that never committed")
     typer.echo(f"checked {report.checked} document(s): {len(report.problems)} problem(s)")
     if not report.ok:
         raise typer.Exit(EXIT_PROBLEM)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,10 +21,16 @@ class Problem:
     problem: str
 
 
+# A blob without a document row is left behind by an upload that crashed (or whose commit failed) after
+# the blob was written. Younger ones may belong to an upload still in progress.
+ORPHAN_GRACE = timedelta(hours=1)
+
+
 @dataclass
 class ScrubReport:
     checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    removed_orphans: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -32,7 +38,8 @@ class ScrubReport:
 
 
 def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> ScrubReport:
-    """Check every document's blob, and report blobs that belong to no document; the run is audited."""
+    """Check every document's blob and remove blobs that belong to no document (older than the grace
+    period: an upload may still be under way); the run and what it removed are audited."""
     report = ScrubReport()
     known: set[str] = set()
     for document_id, digest in session.execute(select(Document.id, Document.sha256).order_by(Document.id)):
@@ -46,7 +53,9 @@ def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> Scrub
         if hashlib.sha256(data).hexdigest() != digest:
             report.problems.append(Problem(document_id, "decrypts, but not to the bytes that were uploaded"))
     for stray in sorted(vault.stored_ids() - known):
-        report.problems.append(Problem(stray, "a blob in the vault that belongs to no document"))
+        if _written_at(vault, stray) <= now - ORPHAN_GRACE:
+            vault.remove(stray)
+            report.removed_orphans.append(stray)
     record(
         session=session,
         actor=actor,
@@ -56,7 +65,15 @@ def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> Scrub
             "checked": report.checked,
             "ok": report.ok,
             "problems": [{"document_id": p.document_id, "problem": p.problem} for p in report.problems[:200]],
+            "removed_orphans": report.removed_orphans[:200],
         },
         ts=now,
     )
     return report
+
+
+def _written_at(vault: Vault, document_id: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(vault.blob_path(document_id).stat().st_mtime, UTC)
+    except FileNotFoundError:
+        return datetime.max.replace(tzinfo=UTC)
