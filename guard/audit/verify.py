@@ -67,7 +67,7 @@ def verify_log(
     """`progress(done, total)` is called as entries are checked."""
     connection = session.connection()
     # Checkpoints first, then the head: every genuine checkpoint is then at or below the head we read.
-    claims, witness_findings = _checkpoint_claims(connection, witness_path, log_id)
+    claims, witness_findings, witness_gaps = _checkpoint_claims(connection, witness_path, log_id)
     head = connection.execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
     ).one_or_none()
@@ -75,7 +75,8 @@ def verify_log(
     anchor = None if full else _usable_anchor(connection, state_path, log_id, public_keys)
     start, start_hash = (anchor.size, anchor.head_hash) if anchor else (0, GENESIS_HASH)
     mode = "incremental" if anchor else "full"
-    findings = [f for f in witness_findings if anchor is None or f.position > start]
+    # A witness that lost lines is damage however far an earlier run got: it is the copy outside the database.
+    findings = [f for f in witness_findings if anchor is None or f.position > start] + witness_gaps
     claims = [c for c in claims if c.size > start]
 
     good_claims: list[Checkpoint] = []
@@ -170,15 +171,38 @@ def _definition_findings(connection: Connection, *, start: int, stop: int) -> li
 
 def _checkpoint_claims(
     connection: Connection, witness_path: Path, log_id: str
-) -> tuple[list[Checkpoint], list[_Finding]]:
-    """Every checkpoint the database and the witness file know, once each, in size order."""
+) -> tuple[list[Checkpoint], list[_Finding], list[_Finding]]:
+    """Every checkpoint the database and the witness file know, once each, in size order; findings about
+    the witness lines; and the witness file's gaps (checkpoints the database holds and it lacks)."""
     stored: list[Checkpoint] = []
     table = AuditCheckpoint.__table__
     for row in connection.execute(select(table).where(table.c.log_id == log_id)):
         stored.append(Checkpoint(row.log_id, row.size, row.head_hash, row.ts, row.kid, row.signature))
     witnessed, findings = _read_witness(witness_path, log_id)
     unique = {c.identity: c for c in [*stored, *witnessed]}
-    return sorted(unique.values(), key=lambda c: c.size), findings
+    return (
+        sorted(unique.values(), key=lambda c: c.size),
+        findings,
+        _witness_gaps(stored, witnessed, witness_path),
+    )
+
+
+def _witness_gaps(stored: list[Checkpoint], witnessed: list[Checkpoint], path: Path) -> list[_Finding]:
+    """A missing or shortened witness file is damage. Only the newest stored checkpoint may be absent: a
+    crash between its commit and its witness line leaves it so until the next checkpoint catches up."""
+    if not stored:
+        return []
+    newest = max(c.size for c in stored)
+    have = {c.identity for c in witnessed}
+    lacking = sorted(c.size for c in stored if c.identity not in have and c.size < newest)
+    if not lacking:
+        return []
+    state = "is missing" if not path.exists() else "was shortened or replaced"
+    detail = (
+        f"the witness file {path} {state}: it lacks {len(lacking)} checkpoint(s) the database holds, "
+        f"the first at {lacking[0]}"
+    )
+    return [_Finding(lacking[0], 2, Damage(lacking[0], TRUNCATED, detail))]
 
 
 def _read_witness(path: Path, log_id: str) -> tuple[list[Checkpoint], list[_Finding]]:

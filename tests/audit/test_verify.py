@@ -268,3 +268,40 @@ def test_a_body_that_is_not_json_is_modified(runtime: Runtime, log: Engine) -> N
         return
     sql(log, statement)
     expect(runtime, 44, "modified")
+
+
+def three_checkpoints(runtime: Runtime) -> list[int]:
+    sizes = []
+    for _ in range(3):
+        append(runtime, 10)
+        sizes.append(checkpoint(runtime).size)
+    return sizes
+
+
+def test_a_missing_witness_file_is_damage(runtime: Runtime) -> None:
+    first, _, _ = three_checkpoints(runtime)
+    assert verify(runtime).ok
+    runtime.settings.witness_path.unlink()
+    for full in (True, False):  # however far an earlier run got
+        report = verify(runtime, full=full)
+        assert (report.ok, report.problem, report.first_bad_seq) == (False, "truncated", first)
+        assert "witness file" in (report.detail or "")
+        assert "missing" in (report.detail or "")
+
+
+def test_a_shortened_witness_file_is_damage(runtime: Runtime) -> None:
+    _, second, _ = three_checkpoints(runtime)
+    path = runtime.settings.witness_path
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0])  # the last two lines cut off
+    report = verify(runtime)
+    assert (report.problem, report.first_bad_seq) == ("truncated", second)
+    assert "shortened" in (report.detail or "")
+
+
+def test_only_the_newest_checkpoint_may_wait_for_its_witness_line(runtime: Runtime) -> None:
+    three_checkpoints(runtime)
+    path = runtime.settings.witness_path
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]))  # a crash between the commit and the append
+    assert verify(runtime).ok
