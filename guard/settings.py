@@ -71,6 +71,8 @@ class AuditSettings(Section):
     witness_path: Path | None = None
     forwarders: list[ForwarderSettings] = []
     forward_max_backoff_seconds: float = Field(60.0, gt=0)
+    # A full verify by the leader at start-up and then this often (0: never); damage is a critical alert.
+    verify_every_hours: float = Field(24.0, ge=0)
 
 
 class NotificationSettings(Section):

@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from guard.audit.checkpoints import Checkpoint, signature_problem
 from guard.audit.jobs import checkpoint_if_due
-from guard.audit.models import AuditCheckpoint
+from guard.audit.models import AuditCheckpoint, AuditEntry
 from guard.clock import FixedClock
 from guard.daemons import build_jobs
 from guard.keys import rotate
 from guard.runtime import Runtime, build_runtime
-from tests.audit.helpers import append, checkpoint, verify
+from tests.audit.helpers import append, checkpoint, sql, unlock, verify
+from tests.detection.helpers import alerts, engine_for
 from tests.support.settings import guard_settings
 
 
@@ -35,6 +36,12 @@ def rt(guard_home: Path, db_url: str, clock: FixedClock) -> Iterator[Runtime]:
     runtime = make_runtime(guard_home, db_url, clock)
     yield runtime
     runtime.close()
+
+
+def entries_of(runtime: Runtime, prefix: str) -> list[dict[str, object]]:
+    with runtime.db.read() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+        return [orjson.loads(e.body) for e in rows if e.action.startswith(prefix)]
 
 
 def witnessed(runtime: Runtime) -> list[Checkpoint]:
@@ -110,3 +117,32 @@ def test_serve_runs_the_checkpoint_and_forwarding_jobs_in_one_worker(
         runtime.close()
     assert jobs["audit-checkpoint"].leader_only
     assert jobs["audit-forward-siem"].leader_only
+
+
+def test_the_scheduled_full_verify_records_its_outcome_and_damage_raises_a_critical_alert(
+    rt: Runtime,
+) -> None:
+    jobs = {job.name: job for job in build_jobs(rt)}
+    verify_job = jobs["audit-verify"]
+    assert (verify_job.leader_only, verify_job.interval_seconds) == (True, 24 * 3600)
+    append(rt, 30)
+    checkpoint(rt)
+    verify_job.run()
+    unlock(rt.db.engine)
+    sql(rt.db.engine, "UPDATE audit_entries SET body = replace(body, 'ann', 'eve') WHERE seq = 12")
+    verify_job.run()
+    outcomes = [
+        (e["action"], e["payload"]["ok"], e["payload"]["first_bad_seq"]) for e in entries_of(rt, "audit.")
+    ]
+    assert outcomes == [("audit.verified", True, None), ("audit.damaged", False, 12)]
+    engine_for(rt).run_once()
+    [alert] = alerts(rt, rule="audit-damage")
+    assert alert.severity == "critical"
+
+
+def test_the_scheduled_verify_can_be_switched_off(guard_home: Path, db_url: str, clock: FixedClock) -> None:
+    runtime = make_runtime(guard_home, db_url, clock, verify_every_hours=0)
+    try:
+        assert "audit-verify" not in {job.name for job in build_jobs(runtime)}
+    finally:
+        runtime.close()
