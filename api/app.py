@@ -11,6 +11,7 @@ from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.metrics import Metrics
 from api.middleware import GuardMiddleware
+from api.openapi import install_openapi
 from api.routers import (
     access,
     agreements,
@@ -82,6 +83,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(
