@@ -101,6 +101,17 @@ DESCRIPTIONS = {
 }
 
 
+# Operations whose success answer is not JSON.
+SUCCESS_CONTENT = {
+    ("get", "/metrics"): {"text/plain": {"schema": {"type": "string"}}},
+    ("get", "/content/{token}"): {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    ("get", "/audit/export"): {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    },
+}
+
+
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -125,6 +136,9 @@ def describe(spec: dict[str, Any]) -> dict[str, Any]:
             if not operation.get("description"):
                 operation["description"] = DESCRIPTIONS.get((method, path), "")
             responses = operation.setdefault("responses", {})
+            if (method, path) in SUCCESS_CONTENT:
+                success = responses.setdefault("200", {"description": "the content"})
+                success["content"] = SUCCESS_CONTENT[method, path]
             for status, meaning in ERRORS.items():
                 responses[status] = {
                     "description": meaning,
