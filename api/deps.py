@@ -10,11 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from guard.auth.service import ClientInfo, Principal, authenticate_api_key, authenticate_bearer
-from guard.errors import Forbidden, GuardError, Unauthenticated, Unavailable
+from guard.db import end_unit, transaction
+from guard.errors import Forbidden, Unauthenticated
 from guard.runtime import Runtime
 
 
@@ -40,26 +40,13 @@ async def _session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Sessi
     session = (runtime.db.write if writes else runtime.db.read)()
     try:
         yield session
-        _finish(session, commit=True)
-    except GuardError as exc:
-        _finish(session, commit=exc.keep_changes)
+    except BaseException as exc:
+        end_unit(session, exc)  # the route's thread normally ended it already; then this is a no-op
         raise
-    except BaseException:
-        session.rollback()
-        raise
+    else:
+        end_unit(session, None)
     finally:
         session.close()
-
-
-def _finish(session: Session, *, commit: bool) -> None:
-    if not commit:
-        session.rollback()
-        return
-    try:
-        session.commit()
-    except OperationalError as exc:
-        session.rollback()
-        raise Unavailable("the database is not available; nothing was changed") from exc
 
 
 def commit_in_route_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,13 +67,10 @@ def commit_in_route_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             return endpoint(*args, **kwargs)
         try:
             result = endpoint(*args, **kwargs)
-        except GuardError as exc:
-            _finish(session, commit=exc.keep_changes)
+        except BaseException as exc:
+            end_unit(session, exc)
             raise
-        except BaseException:
-            session.rollback()
-            raise
-        _finish(session, commit=True)
+        end_unit(session, None)
         return result
 
     return run
@@ -143,11 +127,11 @@ def authenticate(request: Request, session: Session, runtime: Runtime, at: datet
     return principal
 
 
-async def current_principal(request: Request, runtime: RuntimeDep, at: NowDep) -> Principal:
-    """Authenticate in a short read transaction of its own, on the event loop: one primary-key read that
-    never waits for a lock (WAL readers, PostgreSQL MVCC), cheaper than a hop to the thread pool; and no
-    lock is held from here to the route."""
-    with runtime.db.read() as session:
+def current_principal(request: Request, runtime: RuntimeDep, at: NowDep) -> Principal:
+    """Authenticate in a short read transaction of its own, in the thread pool (never a database call on
+    the event loop): one primary-key read that never waits for a lock, and no lock is held from here to
+    the route."""
+    with transaction(runtime.db.read) as session:
         return authenticate(request, session, runtime, at)
 
 

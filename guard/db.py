@@ -205,23 +205,40 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     session = factory()
     try:
         yield session
-        session.commit()
-    except DBAPIError as exc:
-        session.rollback()
-        if exc.connection_invalidated or _is_operational(exc):
-            raise Unavailable("the database is not available; nothing was changed") from exc
+    except BaseException as exc:
+        end_unit(session, exc)
         raise
-    except GuardError as exc:
-        if exc.keep_changes:
+    else:
+        end_unit(session, None)
+    finally:
+        session.close()
+
+
+def end_unit(session: Session, error: BaseException | None) -> None:
+    """How every unit of work ends (routes, CLI, jobs): commit after success or after a refusal whose own
+    record must be kept (`keep_changes`), roll back after anything else. A database that cannot commit or
+    is gone is `Unavailable`, raised from the original error."""
+    commit = error is None or (isinstance(error, GuardError) and error.keep_changes)
+    try:
+        if commit:
             session.commit()
         else:
             session.rollback()
-        raise
-    except BaseException:
+    except DBAPIError as exc:
         session.rollback()
-        raise
-    finally:
-        session.close()
+        raise database_problem(exc) from exc
+    if isinstance(error, DBAPIError) and not isinstance(error, GuardError):
+        problem = database_problem(error)
+        if problem is not error:
+            raise problem from error
+
+
+def database_problem(exc: DBAPIError) -> BaseException:
+    """An outage (connection lost, database locked or gone) is Unavailable: a 503, nothing changed. Any
+    other database error is a bug and stays itself."""
+    if exc.connection_invalidated or _is_operational(exc):
+        return Unavailable("the database is not available; nothing was changed")
+    return exc
 
 
 def _is_operational(exc: DBAPIError) -> bool:

@@ -29,10 +29,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from guard.audit.log import flush_pending
+from guard.db import database_problem
 from guard.errors import GuardError, Unavailable
 
 log = logging.getLogger("guard.access.batch")
@@ -115,10 +116,7 @@ class WriteBatcher:
             except _Isolate:  # a unit failed: run them again, each in its own savepoint
                 return self._attempt(batch, isolated=True)
         except BaseException as exc:
-            problem: BaseException = exc
-            unusable = isinstance(exc, DBAPIError) and exc.connection_invalidated
-            if isinstance(exc, OperationalError) or unusable:
-                problem = Unavailable("the database is not available; nothing was changed")
+            problem = database_problem(exc) if isinstance(exc, DBAPIError) else exc
             log.error("a batch of writes failed; every request in it is refused", exc_info=exc)
             return [(None, problem)] * len(batch)
 
