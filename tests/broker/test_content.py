@@ -147,7 +147,8 @@ def test_a_flipped_byte_is_never_served_and_is_audited(
     document = broker.upload(broker.customer(ann))
     answer = broker.ask(ann, document)
     blob = runtime.vault.blob_path(document)
-    data = bytearray(blob.read_bytes())
+    original = blob.read_bytes()
+    data = bytearray(original)
     data[-20] ^= 0x01
     blob.write_bytes(bytes(data))
     refused = client.get(f"/content/{answer['content_token']}")
@@ -157,6 +158,11 @@ def test_a_flipped_byte_is_never_served_and_is_audited(
     [damage] = audit(runtime, "vault.damaged")
     assert (damage["document_id"], damage["request_id"]) == (document, answer["id"])
     assert audit(runtime, "content.deliver") == []
+    blob.write_bytes(original)  # the vault is repaired: the grant was given back, the same link works
+    repaired = client.get(f"/content/{answer['content_token']}")
+    assert repaired.status_code == 200
+    assert repaired.content.startswith(b"Acme")
+    assert len(audit(runtime, "content.deliver")) == 1
 
 
 def test_content_route_is_marked_as_writing(client: TestClient) -> None:
