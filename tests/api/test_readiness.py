@@ -28,7 +28,7 @@ from guard.clock import FixedClock
 from guard.db import transaction
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings
-from guard.vault.store import CANARY_FILE
+from guard.vault.store import CANARY_FILE, Vault
 from tests.audit.helpers import verify
 from tests.broker.test_access import audit
 from tests.broker.test_vault import wait_for
@@ -260,3 +260,14 @@ def test_serve_refuses_to_start_with_the_wrong_master_key(tmp_path: Path, db_url
         response = httpx.get(f"{base}/readyz", timeout=10)
     assert response.status_code == 200
     assert response.json()["checks"] == dict.fromkeys(CHECKS, "ok")
+
+
+def test_a_vault_from_before_the_canary_gets_one_only_from_the_key_that_opens_it(tmp_path: Path) -> None:
+    right, wrong = secrets.token_bytes(32), secrets.token_bytes(32)
+    Vault(tmp_path / "vault", right).put("d" * 32, b"a customer's document")
+    assert Vault(tmp_path / "vault", wrong).ensure_canary() is False  # a wrong key is never sealed in
+    assert not (tmp_path / "vault" / CANARY_FILE).exists()
+    assert Vault(tmp_path / "vault", right).ensure_canary() is True
+    assert Vault(tmp_path / "vault", right).ensure_canary() is False  # once
+    assert Vault(tmp_path / "vault", right).canary_problem() is None
+    assert "does not open" in (Vault(tmp_path / "vault", wrong).canary_problem() or "")
