@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -72,6 +73,11 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         leeway=timedelta(seconds=settings.auth.leeway_seconds),
     )
     broker = settings.broker
+    vault = Vault(settings.vault_path, keyring.master_key)
+    # First start: seal the vault's canary with this master key (see guard.vault.store). A vault that
+    # cannot be written now is reported by readiness (`master_key`) and refused by `guard serve`.
+    with suppress(OSError):
+        vault.ensure_canary()
     return Runtime(
         settings=settings,
         db=open_db(settings),
@@ -84,7 +90,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         agreements=AgreementStore(
             load_agreement(broker.agreement_file or settings.config_dir / "agreement.yaml")
         ),
-        vault=Vault(settings.vault_path, keyring.master_key),
+        vault=vault,
         content_tokens=ContentTokenCodec(
             master_key=keyring.master_key,
             issuer=settings.auth.issuer,

@@ -114,6 +114,11 @@ class BrokerSettings(Section):
     vault_watch: bool = True  # record every touch of the vault that is not the broker's
 
 
+class ReadinessSettings(Section):
+    min_free_disk_mb: int = Field(200, ge=0)  # /readyz fails `disk` below this much free space under home
+    probe_timeout_ms: int = Field(2000, ge=1)  # the audit write probe waits this long for the write lock
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GUARD_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -139,6 +144,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     hr: HrSettings = HrSettings()
     broker: BrokerSettings = BrokerSettings()
+    readiness: ReadinessSettings = ReadinessSettings()
 
     @field_validator("admin_password", "master_key")
     @classmethod

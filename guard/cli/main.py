@@ -12,9 +12,11 @@ from guard import keys as keyring
 from guard.cli import audit, demo, hr, report, rules, users, vault
 from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings
 from guard.db import transaction
+from guard.errors import ConfigError
 from guard.migrate import upgrade
 from guard.people.models import User
 from guard.people.service import create_user
+from guard.readiness import OK, check_master_key
 from guard.runtime import build_runtime, open_db
 
 app = typer.Typer(
@@ -91,6 +93,10 @@ def serve(
     cfg = settings()
     runtime = build_runtime(cfg)  # refuses to start on missing or placeholder keys
     upgrade(runtime.db.engine)
+    master_key = check_master_key(runtime)
+    if master_key != OK:  # the wrong key would fail every document: refuse to start instead
+        runtime.close()
+        raise ConfigError(f"refusing to start: {master_key}")
     if workers > 1 and runtime.db.is_sqlite:
         typer.echo(
             "note: several workers on SQLite serialise every write; PostgreSQL scales better", err=True

@@ -3,6 +3,11 @@
 Every time the broker touches a blob it first drops a marker into `<vault>/.inflight/` and removes it
 afterwards, so the vault watcher can tell the broker's own opens from anyone else's (see
 guard.vault.watch for why this works across worker processes).
+
+The vault also keeps a canary, `.<CANARY_ID>.canary`: a small known plaintext sealed with the master key
+the vault was first used with. A master key that does not open it is the wrong key, and Guard says so
+(readiness, `guard serve`) instead of failing on every document. Its name carries a document-shaped id so
+that the broker's reads of it are announced like any other and the watcher does not record them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from guard.errors import Unavailable
-from guard.vault.envelope import VaultDamaged, seal, unseal
+from guard.vault.envelope import HEADER, MAGIC, VaultDamaged, seal, unseal
 
 INFLIGHT = ".inflight"
 BLOB_SUFFIX = ".blob"
@@ -24,6 +29,10 @@ DOCUMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 # A blob `<id>.blob` or a temporary file `.<id>.<random>.tmp` while one is being written.
 BLOB_NAME = re.compile(r"^\.?([0-9a-f]{32})\.")
 _sequence = itertools.count()
+CANARY_ID = "ca" * 16  # never a real document id: those are random (guard.db.new_id)
+CANARY_FILE = f".{CANARY_ID}.canary"
+CANARY_PLAINTEXT = b"guard vault canary v1"
+CANARY_TRIES = 3  # an existing vault without a canary: how many blobs may vouch for the key
 
 
 def document_of(filename: str) -> str | None:
@@ -82,6 +91,66 @@ class Vault:
                     temp.unlink()
                 raise
             self._sync_directory()
+
+    @property
+    def canary_path(self) -> Path:
+        return self.root / CANARY_FILE
+
+    def ensure_canary(self) -> bool:
+        """Seal the canary with the master key unless there is one; True when it was written now.
+
+        A vault that already holds blobs but no canary (made before canaries existed) gets one only when
+        the master key opens one of its blobs: a wrong key must never become the vault's canary."""
+        if self.canary_path.exists():
+            return False
+        stored = sorted(self.stored_ids())
+        if stored and not any(self._opens(document_id) for document_id in stored[:CANARY_TRIES]):
+            return False
+        blob = seal(self._master_key, CANARY_ID, CANARY_PLAINTEXT)
+        with self.touching(CANARY_ID):
+            temp = self.root / f".{CANARY_ID}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(blob)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.link(temp, self.canary_path)  # never replaces a canary another process just wrote
+            except FileExistsError:
+                return False
+            finally:
+                with suppress(FileNotFoundError):
+                    temp.unlink()
+            self._sync_directory()
+        return True
+
+    def canary_problem(self) -> str | None:
+        """None when the master key in use opens the canary, else what is wrong (read from disk now)."""
+        with self.touching(CANARY_ID):
+            try:
+                blob = self.canary_path.read_bytes()
+            except FileNotFoundError:
+                return f"no vault canary at {self.canary_path}; run `guard init` with the right master key"
+            except OSError as exc:
+                return f"the vault canary cannot be read: {exc.strerror or exc}"
+        if len(blob) < HEADER + 16 or not blob.startswith(MAGIC):
+            return f"the vault canary ({self.canary_path}) is damaged; restore it from a backup"
+        try:
+            opened = unseal(self._master_key, CANARY_ID, blob)
+        except VaultDamaged:
+            opened = None
+        if opened != CANARY_PLAINTEXT:
+            return (
+                "the master key does not open the vault canary: it is not the key this vault was sealed with"
+            )
+        return None
+
+    def _opens(self, document_id: str) -> bool:
+        try:
+            self.get(document_id)
+        except Unavailable:  # VaultDamaged included
+            return False
+        return True
 
     def read_blob(self, document_id: str) -> bytes:
         path = self.blob_path(document_id)

@@ -37,7 +37,10 @@ def test_operations_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "keys": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "audit_write": "ok", "keys": "ok", "master_key": "ok", "disk": "ok"},
+    }
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
     assert 'guard_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in metrics.text
