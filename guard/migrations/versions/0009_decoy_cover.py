@@ -51,9 +51,7 @@ def _cover_existing() -> None:
         sa.column("cover_custodian_id", ID),
     )
     customers = sa.table("customers", sa.column("id", ID), sa.column("owner_id", ID))
-    owner = (
-        sa.select(customers.c.owner_id).where(customers.c.id == documents.c.customer_id).scalar_subquery()
-    )
+    owner = sa.select(customers.c.owner_id).where(customers.c.id == documents.c.customer_id).scalar_subquery()
     op.get_bind().execute(
         documents.update()
         .where(documents.c.honeytoken.is_(True))
