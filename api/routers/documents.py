@@ -2,7 +2,8 @@
 
 The metadata of every document is visible to every working person (the broker guards the content, not
 the existence); `views_left` is the caller's own. Whether a document is a honeytoken is shown only to
-security and admins, so a reader can never tell.
+security and admins, so a reader can never tell: to everyone else a honeytoken names its cover persons
+(ordinary people chosen when it is planted, by default the customer's owner) as author and custodian.
 """
 
 from __future__ import annotations
@@ -51,20 +52,22 @@ class DocumentOut(BaseModel):
 
 def _out(view: service.DocumentView, principal: Principal) -> DocumentOut:
     doc = view.document
+    insider = principal.has_any(*HONEYTOKEN_ROLES)
+    author, custodian = view.shown(insider=insider)
     return DocumentOut(
         id=doc.id,
         customer_id=doc.customer_id,
         title=doc.title,
         classification=doc.classification,
-        author=view.author,
-        custodian=view.custodian,
+        author=author,
+        custodian=custodian,
         filename=doc.filename,
         content_type=doc.content_type,
         size=doc.size,
         sha256=doc.sha256,
         created_at=doc.created_at,
         views_left=view.views_left,
-        honeytoken=doc.honeytoken if principal.has_any(*HONEYTOKEN_ROLES) else None,
+        honeytoken=doc.honeytoken if insider else None,
     )
 
 
@@ -80,6 +83,12 @@ def upload_document(
     classification: Annotated[ClassificationName, Form()],
     custodian: Annotated[str | None, Form(max_length=254)] = None,
     honeytoken: Annotated[bool, Form()] = False,
+    cover_author: Annotated[
+        str | None, Form(max_length=254, description="honeytokens: the author readers see")
+    ] = None,
+    cover_custodian: Annotated[
+        str | None, Form(max_length=254, description="honeytokens: the custodian readers see")
+    ] = None,
 ) -> DocumentOut:
     if honeytoken and not principal.has_any(*HONEYTOKEN_ROLES):
         raise Forbidden("only security and admins may place honeytoken documents")
@@ -98,6 +107,8 @@ def upload_document(
         now=now,
         custodian=custodian,
         honeytoken=honeytoken,
+        cover_author=cover_author,
+        cover_custodian=cover_custodian,
     )
     view = service.get_document(
         session=session, document_id=document.id, policy=runtime.policies.current, reader=author, now=now

@@ -191,15 +191,18 @@ def _check_duties(
     now: datetime,
 ) -> None:
     keepers = session.execute(
-        select(Document.author_id, Document.custodian_id).where(Document.id.in_(request.documents))
+        select(
+            Document.author_id, Document.custodian_id, Document.cover_author_id, Document.cover_custodian_id
+        ).where(Document.id.in_(request.documents))
     ).all()
     refusal = approval_refusal(
         policy,
         approver=ApproverFacts(approver.id, frozenset(approver.roles), approver.status),
         request=RequestFacts(
             requester_id=request.requester_id,
-            author_ids=frozenset(a for a, _ in keepers),
-            custodian_ids=frozenset(c for _, c in keepers),
+            # a honeytoken's cover persons count as its author and custodian, as readers see them
+            author_ids=frozenset(a for row in keepers for a in (row[0], row[2]) if a),
+            custodian_ids=frozenset(c for row in keepers for c in (row[1], row[3]) if c),
         ),
     )
     if refusal is not None:

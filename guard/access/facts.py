@@ -60,6 +60,8 @@ def _facts(documents: int, periods: int) -> PreparedStatement:
             User.roles,
             User.approval_required_reason,
             User.token_version,
+            Document.cover_author_id,
+            Document.cover_custodian_id,
         )
         .join(Customer, Customer.id == Document.customer_id)
         .join(User, User.id == bindparam("user_id"))
@@ -141,7 +143,8 @@ def load(
             title=row[1],
             classification=classification,
             in_portfolio=row[7] == user_id,
-            keeper=user_id in (row[4], row[5]),
+            # A honeytoken's cover persons keep it as far as the policy goes: they see themselves named.
+            keeper=user_id in (row[4], row[5], row[16], row[17]),
         )
         found[row[0]] = DocFacts(facts, row[3], bool(row[6]), limit, period, used.get((row[0], period), 0))
     missing = [doc_id for doc_id in document_ids if doc_id not in found]

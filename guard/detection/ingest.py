@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from guard.audit.actions import RESERVED_ACTION_FAMILIES, RESERVED_SOURCES, family_of
 from guard.audit.log import record
 from guard.bounds import check_time
 from guard.errors import InvalidInput
@@ -20,11 +21,6 @@ MAX_BATCH = 1000
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 ACTION = re.compile(r"^[a-z0-9_-]{1,40}(\.[a-z0-9_-]{1,40}){1,3}$")
 SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
-# Guard's own vocabulary: another system must not be able to write entries that look like Guard's.
-RESERVED_PREFIXES = frozenset(
-    {"access", "content", "auth", "user", "apikey", "hr", "detection", "policy", "alert", "audit",
-     "notification", "document", "customer", "agreement", "system", "guard"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,8 +41,13 @@ def _check(index: int, event: ExternalEvent, now: datetime) -> None:
         raise InvalidInput(f"{where}.ts: {event.ts.isoformat()} is in the future")
     if not ACTION.match(event.action):
         raise InvalidInput(f"{where}.action: {event.action!r} must look like 'system.verb', e.g. crm.export")
-    if event.action.split(".", 1)[0] in RESERVED_PREFIXES:
-        raise InvalidInput(f"{where}.action: {event.action!r} is one of Guard's own actions")
+    if family_of(event.action) in RESERVED_ACTION_FAMILIES:
+        family = family_of(event.action)
+        raise InvalidInput(
+            f"{where}.action: {family!r} actions are Guard's own; name your system, e.g. crm.export"
+        )
+    if event.source.strip().lower() in RESERVED_SOURCES:
+        raise InvalidInput(f"{where}.source: {event.source!r} is Guard itself; name the system that sent it")
     if not SOURCE.match(event.source):
         raise InvalidInput(f"{where}.source: a short lower-case name such as 'crm'")
     if not event.actor.strip() or ":" in event.actor:

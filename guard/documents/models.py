@@ -24,4 +24,8 @@ class Document(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))  # of the plaintext, checked by `guard vault scrub`
     honeytoken: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A honeytoken's cover: the ordinary people shown as its author and custodian to everyone but security
+    # and admins, so a reader cannot tell a decoy from a document. Null on every other document.
+    cover_author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    cover_custodian_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import case, event, select
 from sqlalchemy.orm import Session, aliased
 
 from guard.access.models import AccessCounter
@@ -43,6 +43,15 @@ class DocumentView:
     author: str
     custodian: str
     views_left: int | None
+    cover_author: str | None = None  # a honeytoken's cover persons, shown to readers who may not know
+    cover_custodian: str | None = None
+
+    def shown(self, *, insider: bool) -> tuple[str, str]:
+        """The author and custodian a reader sees: the real ones for insiders (security and admins),
+        a honeytoken's cover persons for everyone else, so a decoy reads like any document."""
+        if insider or not self.document.honeytoken:
+            return self.author, self.custodian
+        return self.cover_author or self.author, self.cover_custodian or self.custodian
 
 
 def _classification(value: str) -> Classification:
@@ -71,6 +80,16 @@ def _custodian(session: Session, ref: str) -> User:
         raise InvalidInput(f"{user.username} is {user.status} and cannot keep documents")
     if Role.CUSTODIAN not in user.roles:
         raise InvalidInput(f"{user.username} does not hold the custodian role")
+    return user
+
+
+def _cover_person(session: Session, ref: str | None, fallback: User | None, what: str) -> User:
+    """One of a honeytoken's cover persons: a named working person, by default the customer's owner."""
+    user = find_user(session=session, ref=ref) if ref else fallback
+    if user is None:
+        raise InvalidInput(f"the customer has no owner to stand as {what}; name the {what}")
+    if user.status not in WORKING_STATUSES:
+        raise InvalidInput(f"{user.username} is {user.status} and cannot stand as {what}")
     return user
 
 
@@ -104,8 +123,13 @@ def create_document(
     now: datetime,
     custodian: str | None = None,
     honeytoken: bool = False,
+    cover_author: str | None = None,
+    cover_custodian: str | None = None,
 ) -> Document:
-    """Validate everything first, then encrypt into the vault: a refused upload stores nothing."""
+    """Validate everything first, then encrypt into the vault: a refused upload stores nothing.
+
+    A honeytoken names ordinary cover persons as its author and custodian for readers who may not know
+    (by default the customer's owner); `author` and `custodian` stay the real ones, for security."""
     level = _classification(classification)
     for name, text in (("title", title), ("customer_id", customer_id), ("custodian", custodian or "")):
         check_text(text, name)
@@ -120,6 +144,15 @@ def create_document(
     if customer is None:
         raise InvalidInput(f"no customer with id {customer_id!r}")
     keeper = _custodian(session, custodian) if custodian else author
+    cover: tuple[User, User] | None = None
+    if honeytoken:
+        owner = session.get(User, customer.owner_id)
+        cover = (
+            _cover_person(session, cover_author, owner, "cover author"),
+            _cover_person(session, cover_custodian, owner, "cover custodian"),
+        )
+    elif cover_author or cover_custodian:
+        raise InvalidInput("cover persons are named for honeytoken documents only")
     filename = _clean_filename(upload.filename)
     document = Document(
         id=new_id(),
@@ -133,6 +166,8 @@ def create_document(
         size=len(upload.data),
         sha256=hashlib.sha256(upload.data).hexdigest(),
         honeytoken=honeytoken,
+        cover_author_id=cover[0].id if cover else None,
+        cover_custodian_id=cover[1].id if cover else None,
         created_at=now,
     )
     session.add(document)
@@ -152,6 +187,7 @@ def create_document(
             "size": document.size,
             "sha256": document.sha256,
             "honeytoken": honeytoken,
+            **({"cover_author": cover[0].username, "cover_custodian": cover[1].username} if cover else {}),
         },
         ts=now,
     )
@@ -160,13 +196,13 @@ def create_document(
 
 def _views(
     session: Session,
-    rows: list[tuple[Document, str, str]],
+    rows: list[tuple[Document, str, str, str | None, str | None]],
     *,
     policy: AccessPolicy,
     reader: User,
     now: datetime,
 ) -> list[DocumentView]:
-    ids = [doc.id for doc, _, _ in rows]
+    ids = [row[0].id for row in rows]
     used: dict[tuple[str, str], int] = {}
     if ids:
         counters = session.execute(
@@ -178,22 +214,24 @@ def _views(
         )
         used = {(doc_id, period): n for doc_id, period, n in counters}
     views = []
-    for doc, author, custodian in rows:
+    for doc, author, custodian, cover_author, cover_custodian in rows:
         limit = limit_for(
             policy, status=reader.status, action="view", classification=_classification(doc.classification)
         )
-        views.append(
-            DocumentView(doc, author, custodian, limit.left(used.get((doc.id, limit.period(now)), 0)))
-        )
+        left = limit.left(used.get((doc.id, limit.period(now)), 0))
+        views.append(DocumentView(doc, author, custodian, left, cover_author, cover_custodian))
     return views
 
 
 def _query() -> Any:
     author, custodian = aliased(User), aliased(User)
+    cover_author, cover_custodian = aliased(User), aliased(User)
     return (
-        select(Document, author.username, custodian.username)
+        select(Document, author.username, custodian.username, cover_author.username, cover_custodian.username)
         .join(author, author.id == Document.author_id)
         .join(custodian, custodian.id == Document.custodian_id)
+        .outerjoin(cover_author, cover_author.id == Document.cover_author_id)
+        .outerjoin(cover_custodian, cover_custodian.id == Document.cover_custodian_id)
     )
 
 
@@ -229,8 +267,10 @@ def list_documents(
 def transfer_custody(
     *, session: Session, actor: str, from_user_id: str, to_user_id: str, now: datetime
 ) -> list[str]:
-    """Every document kept by one person passes to another; returns the document ids moved."""
-    return pass_on(
+    """Every document kept by one person passes to another; returns the document ids moved.
+
+    A honeytoken's cover custody passes the same way, so a decoy never stays with someone who left."""
+    moved = pass_on(
         session=session,
         holder=Document.custodian_id,
         from_user_id=from_user_id,
@@ -239,4 +279,23 @@ def transfer_custody(
         action="document.custody_transfer",
         moved_key="document_ids",
         now=now,
+    )
+    covered = pass_on(
+        session=session,
+        holder=Document.cover_custodian_id,
+        from_user_id=from_user_id,
+        to_user_id=to_user_id,
+        actor=actor,
+        action="document.cover_transfer",
+        moved_key="document_ids",
+        now=now,
+    )
+    return list(dict.fromkeys([*moved, *covered]))
+
+
+def shown_custodian() -> Any:
+    """The custodian as readers see it, as a column: a honeytoken's cover custodian, else the real one."""
+    return case(
+        (Document.honeytoken & Document.cover_custodian_id.is_not(None), Document.cover_custodian_id),
+        else_=Document.custodian_id,
     )

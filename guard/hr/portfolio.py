@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from guard.customers.models import Customer
 from guard.documents.models import Document
+from guard.documents.service import shown_custodian
 from guard.people.models import ApiKey, User
 from guard.types import Status
 
@@ -27,7 +28,9 @@ def holdings(session: Session, user_id: str) -> list[Holding]:
         select(Customer.id, Customer.name).where(Customer.owner_id == user_id).order_by(Customer.name)
     )
     documents = session.execute(
-        select(Document.id, Document.title).where(Document.custodian_id == user_id).order_by(Document.title)
+        select(Document.id, Document.title)
+        .where(shown_custodian() == user_id)  # a honeytoken is listed under its cover custodian
+        .order_by(Document.title)
     )
     return [Holding("customer", cid, name) for cid, name in customers] + [
         Holding("document", did, title) for did, title in documents
@@ -39,7 +42,7 @@ def custodians_of_customers(session: Session, user_id: str) -> list[str]:
     leaver sensitive material."""
     rows = session.scalars(
         select(User.username)
-        .join(Document, Document.custodian_id == User.id)
+        .join(Document, shown_custodian() == User.id)
         .join(Customer, Customer.id == Document.customer_id)
         .where(Customer.owner_id == user_id, User.id != user_id)
         .distinct()

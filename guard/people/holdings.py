@@ -16,7 +16,7 @@ from guard.people.models import User
 def pass_on(
     *,
     session: Session,
-    holder: InstrumentedAttribute[str],
+    holder: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
     from_user_id: str,
     to_user_id: str,
     actor: str,

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from guard.audit.actions import GUARD_ACTION_FAMILIES
 from guard.audit.models import AuditEntry
 from guard.clock import FixedClock
 from guard.detection.ingest import MAX_BATCH
@@ -128,6 +129,54 @@ def test_one_bad_item_refuses_the_whole_batch(
     assert response.status_code == 422, response.text
     assert words in response.json()["detail"]
     assert external_entries(runtime) == []
+
+
+def audit_count(runtime: Runtime) -> int:
+    with runtime.db.read() as session:
+        return len(list(session.scalars(select(AuditEntry.seq))))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"action": "vault.tamper"}, "events[1].action"),
+        ({"action": "keys.rotate"}, "events[1].action"),
+        ({"action": "policy.reloaded"}, "events[1].action"),
+        ({"action": "users.delete"}, "events[1].action"),
+        ({"source": "guard"}, "events[1].source"),
+        ({"source": "GUARD"}, "events[1].source"),
+    ],
+    ids=["vault", "keys", "policy", "plural", "source", "source-upper-case"],
+)
+def test_guard_own_namespaces_are_refused_and_nothing_is_written(
+    client: TestClient,
+    runtime: Runtime,
+    clock: FixedClock,
+    ingest: dict[str, str],
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    before = audit_count(runtime)
+    response = client.post("/events", json=[event(clock), {**event(clock), **change}], headers=ingest)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"{field}: ")
+    assert audit_count(runtime) == before
+    assert external_entries(runtime) == []
+    # An ordinary event from another system still goes in.
+    accepted = client.post("/events", json=[event(clock, action="crm.export")], headers=ingest)
+    assert accepted.status_code == 202, accepted.text
+    assert audit_count(runtime) == before + 1
+
+
+def test_every_family_guard_records_is_refused(
+    client: TestClient, runtime: Runtime, clock: FixedClock, ingest: dict[str, str]
+) -> None:
+    before = audit_count(runtime)
+    for family in sorted(GUARD_ACTION_FAMILIES):
+        response = client.post("/events", json=[event(clock, action=f"{family}.anything")], headers=ingest)
+        assert response.status_code == 422, family
+        assert response.json()["detail"].startswith("events[0].action: "), family
+    assert audit_count(runtime) == before
 
 
 def test_batch_size_is_capped_and_an_empty_batch_refused(
