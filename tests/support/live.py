@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,15 @@ def server_env(home: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def live_server(home: Path, db_url: str, *, workers: int = 1, **env: str) -> Iterator[str]:
+    with killable_server(home, db_url, workers=workers, **env) as (base, _kill):
+        yield base
+
+
+@contextmanager
+def killable_server(
+    home: Path, db_url: str, *, workers: int = 1, **env: str
+) -> Iterator[tuple[str, Callable[[], None]]]:
+    """`live_server`, plus a function that kills it and its workers at once with SIGKILL (a crash)."""
     port = free_port()
     log = (home / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
@@ -44,18 +54,25 @@ def live_server(home: Path, db_url: str, *, workers: int = 1, **env: str) -> Ite
         env=server_env(home, db_url, **env),
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: a kill reaches every worker
     )
     base = f"http://127.0.0.1:{port}"
+
+    def kill() -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     try:
         _wait_ready(base, process, workers=workers, log_path=Path(log.name))
-        yield base
+        yield base, kill
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                kill()
         log.close()
 
 
