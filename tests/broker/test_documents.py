@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from guard.documents.models import Document
 from guard.runtime import Runtime
+from guard.vault.store import CANARY_FILE
 from tests.broker.helpers import Broker
 from tests.broker.test_access import audit
 
@@ -18,7 +19,8 @@ SECRET = b"Acme Corp pays 41.50 EUR per unit; their buyer is Jo Park (+33 6 12 3
 
 
 def files_under(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()]
+    """Document blobs under the vault: the vault's own canary is not a document."""
+    return [p for p in folder.rglob("*") if p.is_file() and p.name != CANARY_FILE]
 
 
 def document_count(runtime: Runtime) -> int:
