@@ -12,7 +12,8 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from guard.auth.service import ClientInfo, Principal, authenticate_api_key, authenticate_bearer
+from guard.auth import service as auth
+from guard.auth.service import ClientInfo, Credential, Principal
 from guard.db import end_unit, transaction
 from guard.errors import Forbidden, Unauthenticated
 from guard.runtime import Runtime
@@ -110,19 +111,24 @@ async def now(runtime: RuntimeDep) -> datetime:
 NowDep = Annotated[datetime, Depends(now)]
 
 
-def authenticate(request: Request, session: Session, runtime: Runtime, at: datetime) -> Principal:
-    """Who sent this request, checked against the database (status, token version, revocations)."""
+def read_credential(request: Request, runtime: Runtime, at: datetime) -> Credential:
+    """The request's credential, checked without the database (see guard.auth.service)."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
     if not credentials:
         raise Unauthenticated("missing credentials: send 'Authorization: Bearer <access token>'")
     if scheme.lower() == "bearer":
-        principal = authenticate_bearer(session=session, codec=runtime.codec, token=credentials, now=at)
-    elif scheme.lower() == "apikey":
-        principal = authenticate_api_key(session=session, key=credentials, now=at)
-    else:
-        raise Unauthenticated("unsupported authorization scheme; use Bearer or ApiKey")
+        return auth.bearer_credential(codec=runtime.codec, token=credentials, now=at)
+    if scheme.lower() == "apikey":
+        return auth.api_key_credential(key=credentials)
+    raise Unauthenticated("unsupported authorization scheme; use Bearer or ApiKey")
+
+
+def authenticate(request: Request, session: Session, credential: Credential, at: datetime) -> Principal:
+    """Who sent this request, checked against the database in `session` (status, token version,
+    revocations); the principal is kept on the request for the access log and metrics."""
+    principal = auth.authenticate(session=session, credential=credential, now=at)
     request.state.principal = principal
     return principal
 
@@ -130,9 +136,10 @@ def authenticate(request: Request, session: Session, runtime: Runtime, at: datet
 def current_principal(request: Request, runtime: RuntimeDep, at: NowDep) -> Principal:
     """Authenticate in a short read transaction of its own, in the thread pool (never a database call on
     the event loop): one primary-key read that never waits for a lock, and no lock is held from here to
-    the route."""
+    the route. A bad credential is refused before any connection is taken."""
+    credential = read_credential(request, runtime, at)
     with transaction(runtime.db.read) as session:
-        return authenticate(request, session, runtime, at)
+        return authenticate(request, session, credential, at)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

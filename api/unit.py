@@ -13,11 +13,11 @@ back, all on one thread, so whoever holds a lock also holds the thread that will
 PostgreSQL that is one hop to the thread pool per request.
 
 On SQLite the units of all requests go to a group committer (guard.access.batch) instead: they run one
-after another on its thread, each in its own savepoint, and share one commit, so one disk flush serves
-many decisions; the request only awaits the result and holds no thread at all. Queueing there also
-keeps writers out of SQLite's busy handler, which sleeps in steps of milliseconds and leaves the
-database idle between them. Either way the decision, the quota counter and the audit entry of a request
-commit together.
+after another on its thread, each in its own savepoint (a failing one never runs the others again), and
+share one commit, so one disk flush serves many decisions; the request only awaits the result and holds
+no thread at all. Queueing there also keeps writers out of SQLite's busy handler, which sleeps in steps
+of milliseconds and leaves the database idle between them. Either way the decision, the quota counter and
+the audit entry of a request commit together.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import authenticate
+from api.deps import authenticate, read_credential
 from guard.access.batch import WriteBatcher
 from guard.auth.service import Principal
 from guard.db import transaction
@@ -64,8 +64,12 @@ async def _unit(request: Request, runtime: Runtime, work: Callable[[Session], T]
 async def as_principal(
     request: Request, runtime: Runtime, now: datetime, work: Callable[[Session, Principal], T]
 ) -> T:
-    """Authenticate and run `work` in one write transaction."""
-    return await _unit(request, runtime, lambda s: work(s, authenticate(request, s, runtime, now)))
+    """Authenticate and run `work` in one write transaction. The credential's signature and expiry are
+    checked first, on the event loop (no database, memoised per token), so a bad token never takes a
+    thread or a place in a write batch; the person behind it is checked inside the unit, in the same
+    transaction as the work."""
+    credential = read_credential(request, runtime, now)
+    return await _unit(request, runtime, lambda s: work(s, authenticate(request, s, credential, now)))
 
 
 async def anonymous(request: Request, runtime: Runtime, work: Callable[[Session], T]) -> T:

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, bindparam, create_engine, text
 
-from benchmarks.common import machine
+from benchmarks.common import drop_postgres_schema, machine, postgres_database
 from guard.audit.chain import DOMAIN_TAG, GENESIS_HASH, canonical_body, format_ts
 from guard.audit.log import PendingEntry, append_to_chain, install_hooks, record
 from guard.audit.scan import scan_chain
@@ -83,27 +83,6 @@ def sqlite_database(folder: Path) -> str:
     upgrade(engine)
     engine.dispose()
     return url
-
-
-def postgres_database(base_url: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    separator = "&" if "?" in base_url else "?"
-    url = f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return schema, url
-
-
-def drop_postgres_schema(base_url: str, schema: str) -> None:
-    admin = create_engine(base_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def add_raw_table(engine: Engine) -> None:

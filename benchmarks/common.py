@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -169,3 +170,31 @@ def post_json(path: str, body: object, headers: dict[str, str]) -> tuple[str, st
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def postgres_database(base_url: str) -> tuple[str, str]:
+    """A fresh, migrated schema on the PostgreSQL server at `base_url`: (schema, URL that uses it)."""
+    from sqlalchemy import create_engine, text
+
+    from guard.migrate import upgrade
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    separator = "&" if "?" in base_url else "?"
+    url = f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return schema, url
+
+
+def drop_postgres_schema(base_url: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(base_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()

@@ -45,6 +45,10 @@ class AuthSettings(Section):
 class HttpSettings(Section):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     upload_max_bytes: int = Field(25 * 1_048_576, ge=1024)
+    # `guard serve` collects cyclic garbage after this many new objects (Python's default is 700): the
+    # default makes a full collection, which walks every object and stalls every request, several
+    # times a second under load (see api.app.serve_app). 0 keeps Python's default.
+    gc_first_generation: int = Field(50_000, ge=0, le=10_000_000)
 
 
 class SqliteSettings(Section):

@@ -104,6 +104,18 @@ def discard_pending(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
+def staged_count(session: Session) -> int:
+    """How many entries the session has staged so far (a mark for `discard_staged_after`)."""
+    return len(session.info.get(PENDING_KEY, ()))
+
+
+def discard_staged_after(session: Session, mark: int) -> None:
+    """Drop the entries staged after `mark`: for a caller that rolled back to a savepoint of its own
+    on the driver (see guard.access.batch), which SQLAlchemy's savepoint events do not see."""
+    pending: list[PendingEntry] = session.info.get(PENDING_KEY, [])
+    del pending[mark:]
+
+
 def flush_pending(session: Session) -> list[PendingEntry]:
     """Chain and insert the staged entries now (normally called by the commit hook)."""
     pending: list[PendingEntry] = session.info.pop(PENDING_KEY, [])

@@ -1,7 +1,10 @@
 """Login, refresh rotation with reuse detection, logout, and authenticating each request.
 
-Every authenticated request reads the person's status and token_version from the database, so a
-suspension, a termination or a logout is effective on the next request in every worker process.
+Authenticating a request has two halves. `bearer_credential` / `api_key_credential` check what needs no
+database (the token's signature, claims and expiry), so a request with a bad credential is refused before
+it takes a connection, a thread or a place in a write batch. `authenticate` then reads the person's status
+and token_version in the request's own transaction, so a suspension, a termination or a logout is
+effective on the next request in every worker process, and in the same transaction as the decision.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session
 from guard.audit.log import record
 from guard.auth.models import RefreshToken, RevokedAccessToken
 from guard.auth.passwords import Passwords
-from guard.auth.tokens import TokenCodec
+from guard.auth.tokens import AccessClaims, TokenCodec
 from guard.db import new_id
 from guard.errors import Unauthenticated
 from guard.people.models import ApiKey, User
@@ -43,6 +46,15 @@ class Principal:
 
     def has_any(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A request's credential, checked as far as it can be without the database: the claims of an access
+    token whose signature and expiry hold, or the hash of an API key."""
+
+    claims: AccessClaims | None = None
+    key_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,8 +290,25 @@ _BEARER_LOOKUP = PreparedStatement(
 )
 
 
-def authenticate_bearer(*, session: Session, codec: TokenCodec, token: str, now: datetime) -> Principal:
-    claims = codec.decode(token, now=now)
+def bearer_credential(*, codec: TokenCodec, token: str, now: datetime) -> Credential:
+    """Signature, claims and expiry of an access token; the database is checked by `authenticate`."""
+    return Credential(claims=codec.decode(token, now=now))
+
+
+def api_key_credential(*, key: str) -> Credential:
+    return Credential(key_hash=hash_secret(key))
+
+
+def authenticate(*, session: Session, credential: Credential, now: datetime) -> Principal:
+    """Who is acting, checked against the database (status, token version, revocations, the key)."""
+    if credential.claims is not None:
+        return _bearer_principal(session=session, claims=credential.claims, now=now)
+    if credential.key_hash is not None:
+        return _api_key_principal(session=session, key_hash=credential.key_hash, now=now)
+    raise Unauthenticated("missing credentials")
+
+
+def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) -> Principal:
     row = _BEARER_LOOKUP.first(session.connection(), {"sub": claims.sub, "jti": claims.jti})
     if row is None:
         raise Unauthenticated("the access token names no known person")
@@ -302,11 +331,11 @@ def authenticate_bearer(*, session: Session, codec: TokenCodec, token: str, now:
     )
 
 
-def authenticate_api_key(*, session: Session, key: str, now: datetime) -> Principal:
+def _api_key_principal(*, session: Session, key_hash: str, now: datetime) -> Principal:
     row = session.execute(
         select(User, ApiKey.revoked_at)
         .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == hash_secret(key))
+        .where(ApiKey.key_hash == key_hash)
     ).first()
     if row is None or row[1] is not None:
         raise Unauthenticated("unknown or revoked API key")

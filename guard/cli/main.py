@@ -103,7 +103,7 @@ def serve(
         )
     runtime.close()
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:serve_app",
         factory=True,
         host=host,
         port=port,

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from guard.audit.log import record
 from guard.audit.models import AuditEntry
 from guard.db import Database
 from guard.errors import Conflict, InvalidInput
+from guard.people.models import User
 from guard.runtime import Runtime, open_db
 from guard.settings import load_settings
 from tests.broker.helpers import REASON, Broker
@@ -41,8 +43,10 @@ def entries(db: Database) -> list[tuple[str, str]]:
         return sorted((action, json.loads(body)["payload"]["n"]) for action, body in rows)
 
 
-def unit(n: int, *, fail: type[Exception] | None = None, keep: bool = False):  # type: ignore[no-untyped-def]
+def unit(n: int, *, fail: type[Exception] | None = None, keep: bool = False, runs: list[int] | None = None):  # type: ignore[no-untyped-def]
     def work(session: Session) -> int:
+        if runs is not None:
+            runs.append(n)
         record(session=session, actor="t", action="t.unit", payload={"n": n})
         if fail is InvalidInput:
             raise InvalidInput(f"unit {n} is refused", keep_changes=keep)
@@ -58,12 +62,13 @@ def test_a_failing_unit_rolls_back_alone(sqlite_db: Database) -> None:
     gate = threading.Event()
     # Hold the committer with a first unit so that the next ones queue up and form one batch.
     first = batcher.submit(lambda s: gate.wait(10) and 0)
+    runs: list[int] = []
     futures = [
-        batcher.submit(unit(1)),
-        batcher.submit(unit(2, fail=InvalidInput)),
-        batcher.submit(unit(3, fail=InvalidInput, keep=True)),
-        batcher.submit(unit(4, fail=RuntimeError)),
-        batcher.submit(unit(5)),
+        batcher.submit(unit(1, runs=runs)),
+        batcher.submit(unit(2, fail=InvalidInput, runs=runs)),
+        batcher.submit(unit(3, fail=InvalidInput, keep=True, runs=runs)),
+        batcher.submit(unit(4, fail=RuntimeError, runs=runs)),
+        batcher.submit(unit(5, runs=runs)),
     ]
     gate.set()
     assert first.result(10) == 0
@@ -77,6 +82,40 @@ def test_a_failing_unit_rolls_back_alone(sqlite_db: Database) -> None:
         futures[3].result(10)
     # Kept: the successes and the refusal whose record is meant to persist; nothing of 2 and 4.
     assert entries(sqlite_db) == [("t.unit", 1), ("t.unit", 3), ("t.unit", 5)]
+    # Each unit ran once, in order: a failure is never a reason to run the others again.
+    assert runs == [1, 2, 3, 4, 5]
+
+
+def test_a_failed_unit_leaves_no_stale_objects_for_the_next_one(sqlite_db: Database) -> None:
+    at = datetime.now(UTC)
+    with sqlite_db.write() as session, session.begin():
+        session.add(
+            User(id="u1", username="ann", display_name="Ann", email="a@x", created_at=at, updated_at=at)
+        )
+    batcher = WriteBatcher(sqlite_db.write)
+
+    def renames_then_fails(session: Session) -> None:
+        user = session.get(User, "u1")
+        assert user is not None
+        user.display_name = "Changed"
+        session.flush()  # the change reached the database inside this unit's savepoint
+        raise InvalidInput("refused after writing")
+
+    def reads(session: Session) -> str:
+        user = session.get(User, "u1")
+        assert user is not None
+        return user.display_name
+
+    gate = threading.Event()
+    first = batcher.submit(lambda s: gate.wait(10) and 0)
+    failed, read = batcher.submit(renames_then_fails), batcher.submit(reads)
+    gate.set()
+    first.result(10)
+    with pytest.raises(InvalidInput):
+        failed.result(10)
+    assert read.result(10) == "Ann"  # same batch, same session: neither the row nor the object kept it
+    with sqlite_db.read() as session:
+        assert session.get(User, "u1").display_name == "Ann"  # type: ignore[union-attr]
 
 
 def test_a_failed_commit_fails_every_unit_of_the_batch(sqlite_db: Database) -> None:
@@ -175,3 +214,34 @@ def test_callers_on_an_event_loop_get_their_own_outcomes(sqlite_db: Database) ->
     assert (one, two) == (1, 2)
     assert isinstance(three, InvalidInput)
     assert entries(sqlite_db) == [("t.unit", 1), ("t.unit", 2)]
+
+
+def test_a_bad_token_is_refused_without_a_place_in_the_write_queue(
+    broker: Broker, client: TestClient, runtime: Runtime
+) -> None:
+    if not runtime.db.is_sqlite:
+        pytest.skip("SQLite only: the write queue")
+    ann = broker.person("ann")
+    document = broker.upload(broker.customer(ann), classification="public")
+    batcher = client.app.state.write_batcher = WriteBatcher(runtime.db.write)  # type: ignore[attr-defined]
+    running, gate = threading.Event(), threading.Event()
+
+    def holds_the_committer(session: Session) -> int:
+        running.set()
+        gate.wait(10)
+        return 0
+
+    held = batcher.submit(holds_the_committer)
+    assert running.wait(10)
+    body = {"document_id": document, "action": "view", "reason": REASON}
+    forged = ann.auth["Authorization"][:-4] + "AAAA"
+    # Answered while every write waits behind the held unit: the signature is checked before queueing.
+    for header in (forged, "Bearer not-a-token", "Basic eDp5"):
+        answer = client.post("/access-requests", json=body, headers={"Authorization": header})
+        assert answer.status_code == 401, answer.text
+        assert not held.done()
+    gate.set()
+    assert held.result(10) == 0
+    granted = client.post("/access-requests", json=body, headers=ann.auth)
+    assert granted.status_code == 201
+    assert granted.json()["status"] == "granted"
