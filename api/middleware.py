@@ -114,10 +114,24 @@ class GuardMiddleware:
             "request",
             extra={
                 "method": method,
-                "path": scope.get("path"),
+                "path": loggable_path(scope),
                 "route": template,
                 "status": status,
                 "ms": round(elapsed * 1000, 2),
                 "client": client[0] if client else None,
             },
         )
+
+
+# Path parameters that are credentials: a content token is a bearer capability for a document.
+SECRET_PATH_PARAMS = frozenset({"token"})
+SHOWN_SUFFIX = 6  # the signature's last characters: enough to tell two tokens apart, useless to replay
+
+
+def loggable_path(scope: Scope) -> str:
+    """The request path as the access log may keep it: a credential in the path shortened to its end."""
+    path: str = scope.get("path", "")
+    for name, value in (scope.get("path_params") or {}).items():
+        if name in SECRET_PATH_PARAMS and isinstance(value, str) and len(value) > SHOWN_SUFFIX:
+            path = path.replace(value, f"…{value[-SHOWN_SUFFIX:]}")
+    return path

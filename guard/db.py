@@ -8,16 +8,18 @@ audit chain-head lock on SQLite).
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, class_mapper, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -103,6 +105,7 @@ def make_engine(
     **kwargs: Any,
 ) -> Engine:
     if url.startswith("sqlite"):
+        _owner_only(make_url(url).database)
         engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         return engine
@@ -111,6 +114,21 @@ def make_engine(
     engine = create_engine(url, **kwargs)
     _ping_idle_connections(engine, idle_seconds=ping_after_idle_seconds)
     return engine
+
+
+def _owner_only(database: str | None) -> None:
+    """The SQLite file holds every person, grant and audit entry: only Guard's own user may read it.
+    SQLite gives its -wal and -shm files the database file's permissions, so creating it (or tightening
+    an older one) owner-only covers all three."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 def _ping_idle_connections(engine: Engine, *, idle_seconds: float) -> None:
