@@ -30,3 +30,13 @@ class RevokedAccessToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class EndedTokenFamily(Base):
+    """Sessions (refresh-token families) ended by logout or by the reuse of a replaced refresh token: every
+    access token issued in the family is refused from then on, not only its refresh tokens."""
+
+    __tablename__ = "ended_token_families"
+
+    family_id: Mapped[str] = mapped_column(IdColumn, primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
-from guard.auth.models import RefreshToken, RevokedAccessToken
+from guard.auth.models import EndedTokenFamily, RefreshToken, RevokedAccessToken
 from guard.auth.passwords import Passwords
 from guard.auth.tokens import AccessClaims, TokenCodec
 from guard.db import new_id
@@ -158,10 +160,16 @@ def login(
 
 
 def _revoke_family(*, session: Session, family_id: str, now: datetime) -> None:
+    """End a session: its refresh tokens and every access token issued in it."""
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(EndedTokenFamily).values(family_id=family_id, ended_at=now).on_conflict_do_nothing()
     )
 
 
@@ -283,8 +291,11 @@ _BEARER_LOOKUP = PreparedStatement(
         User.access_ends_at,
         User.token_version,
         RevokedAccessToken.jti.label("revoked_jti"),
+        EndedTokenFamily.family_id.label("ended_family"),
     )
+    .select_from(User)
     .outerjoin(RevokedAccessToken, RevokedAccessToken.jti == bindparam("jti"))
+    .outerjoin(EndedTokenFamily, EndedTokenFamily.family_id == bindparam("fam"))
     .where(User.id == bindparam("sub")),
     what="checking an access token",
 )
@@ -309,12 +320,16 @@ def authenticate(*, session: Session, credential: Credential, now: datetime) -> 
 
 
 def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) -> Principal:
-    row = _BEARER_LOOKUP.first(session.connection(), {"sub": claims.sub, "jti": claims.jti})
+    row = _BEARER_LOOKUP.first(
+        session.connection(), {"sub": claims.sub, "jti": claims.jti, "fam": claims.fam}
+    )
     if row is None:
         raise Unauthenticated("the access token names no known person")
-    user_id, username, roles, status, access_ends_at, token_version, revoked_jti = row
+    user_id, username, roles, status, access_ends_at, token_version, revoked_jti, ended_family = row
     if revoked_jti is not None:
         raise Unauthenticated("this access token was logged out")
+    if ended_family is not None:
+        raise Unauthenticated("the session this access token belongs to has ended; log in again")
     if token_version != claims.ver:
         raise Unauthenticated("this access token has been revoked; log in again")
     if not is_active(status=status, access_ends_at=access_ends_at, now=now):

@@ -95,9 +95,15 @@ def test_reusing_a_refresh_token_revokes_the_whole_family(client: TestClient, pe
     assert reuse.status_code == 401
     assert "already used" in reuse.json()["detail"]
     assert client.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]}).status_code == 401
+    # Every access token of that session ends too, the first one and the one the rotation issued.
+    for access_token in (ann.access_token, rotated["access_token"]):
+        refused = client.get("/me", headers=bearer(access_token))
+        assert refused.status_code == 401
+        assert "session" in refused.json()["detail"]
     # A separate login (another family) is unaffected.
     other = people.login("ann")
     assert client.post("/auth/refresh", json={"refresh_token": other.refresh_token}).status_code == 200
+    assert client.get("/me", headers=other.auth).status_code == 200
 
 
 def test_logout_ends_the_access_token_and_its_refresh_token(client: TestClient, people: People) -> None:
@@ -105,6 +111,16 @@ def test_logout_ends_the_access_token_and_its_refresh_token(client: TestClient, 
     assert client.post("/auth/logout", headers=ann.auth).status_code == 204
     assert client.get("/me", headers=ann.auth).status_code == 401
     assert client.post("/auth/refresh", json={"refresh_token": ann.refresh_token}).status_code == 401
+
+
+def test_logout_ends_every_access_token_of_the_session(client: TestClient, people: People) -> None:
+    ann = people.add("ann")
+    rotated = client.post("/auth/refresh", json={"refresh_token": ann.refresh_token}).json()
+    elsewhere = people.login("ann")  # another session of the same person
+    assert client.post("/auth/logout", headers=bearer(rotated["access_token"])).status_code == 204
+    # The access token from before the rotation belongs to the same session: it ends with it.
+    assert client.get("/me", headers=ann.auth).status_code == 401
+    assert client.get("/me", headers=elsewhere.auth).status_code == 200
 
 
 def test_expired_token_is_refused(client: TestClient, people: People, clock: FixedClock) -> None:
