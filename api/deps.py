@@ -16,6 +16,7 @@ from guard.auth import service as auth
 from guard.auth.service import ClientInfo, Credential, Principal
 from guard.db import end_unit, transaction
 from guard.errors import Forbidden, Unauthenticated
+from guard.people import api_keys
 from guard.runtime import Runtime
 
 
@@ -133,13 +134,26 @@ def authenticate(request: Request, session: Session, credential: Credential, at:
     return principal
 
 
+def note_key_use(session: Session, principal: Principal, at: datetime) -> None:
+    """An API key's last use, kept to the minute, in the caller's write transaction."""
+    if principal.api_key_id is not None:
+        api_keys.note_key_use(
+            session=session, key_id=principal.api_key_id, last_used_at=principal.key_last_used, now=at
+        )
+
+
 def current_principal(request: Request, runtime: RuntimeDep, at: NowDep) -> Principal:
     """Authenticate in a short read transaction of its own, in the thread pool (never a database call on
     the event loop): one primary-key read that never waits for a lock, and no lock is held from here to
-    the route. A bad credential is refused before any connection is taken."""
+    the route. A bad credential is refused before any connection is taken. An API key's first use in a
+    minute is noted in a short write of its own."""
     credential = read_credential(request, runtime, at)
     with transaction(runtime.db.read) as session:
-        return authenticate(request, session, credential, at)
+        principal = authenticate(request, session, credential, at)
+    if principal.api_key_id is not None and api_keys.key_use_due(principal.key_last_used, at):
+        with transaction(runtime.db.write) as session:
+            note_key_use(session, principal, at)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

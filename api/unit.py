@@ -31,7 +31,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import authenticate, read_credential
+from api.deps import authenticate, note_key_use, read_credential
 from guard.access.batch import WriteBatcher
 from guard.auth.service import Principal
 from guard.db import transaction
@@ -69,7 +69,13 @@ async def as_principal(
     thread or a place in a write batch; the person behind it is checked inside the unit, in the same
     transaction as the work."""
     credential = read_credential(request, runtime, now)
-    return await _unit(request, runtime, lambda s: work(s, authenticate(request, s, credential, now)))
+
+    def authenticated(session: Session) -> T:
+        principal = authenticate(request, session, credential, now)
+        note_key_use(session, principal, now)
+        return work(session, principal)
+
+    return await _unit(request, runtime, authenticated)
 
 
 async def anonymous(request: Request, runtime: Runtime, work: Callable[[Session], T]) -> T:

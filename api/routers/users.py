@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
-from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
 from api.schemas import HoldOut, Strict, hold_out
 from guard.auth.service import Principal
+from guard.bounds import check_time
 from guard.detection.watches import current_watch
-from guard.people import holds, service
+from guard.errors import Forbidden
+from guard.people import api_keys, holds, service
 from guard.people.holds import active_holds
-from guard.people.models import User, UserHold
+from guard.people.models import ApiKey, User, UserHold
 from guard.types import Role
 
 router = APIRouter(tags=["people"], route_class=GuardRoute)
@@ -82,13 +84,55 @@ class UserOut(BaseModel):
 
 class ApiKeyIn(Strict):
     name: str = Field(min_length=1, max_length=120)
+    # Optional: the key stops working by itself at this time (between now and 9999-12-30).
+    expires_at: datetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _bounded(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2027-01-31T00:00:00Z")
+        return check_time(value, "expires_at") if value is not None else None
+
+
+class ApiKeyRevokeIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class ApiKeyOut(BaseModel):
+    """A key as listed: never its secret, which is shown once when it is made."""
+
     id: str
     name: str
     prefix: str
-    key: str
+    state: api_keys.KeyState
+    created_at: datetime
+    created_by: str | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str  # the secret: shown this once
+
+
+def api_key_out(key: ApiKey, now: datetime) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        state=api_keys.key_state(key, now),
+        created_at=key.created_at,
+        created_by=key.created_by,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+        revoked_by=key.revoked_by,
+        revoke_reason=key.revoke_reason,
+    )
 
 
 def user_out(
@@ -203,11 +247,39 @@ def lift_hold(
     return user_out(user, session=session)
 
 
-@router.post("/users/{user_id}/api-keys", status_code=201, response_model=ApiKeyOut)
+@router.post("/users/{user_id}/api-keys", status_code=201, response_model=ApiKeyCreated)
 def create_api_key(
     user_id: str, body: ApiKeyIn, admin: AdminDep, session: SessionDep, now: NowDep
-) -> ApiKeyOut:
-    key, plaintext = service.create_api_key(
-        session=session, actor=admin.username, user_id=user_id, name=body.name, now=now
+) -> ApiKeyCreated:
+    key, plaintext = api_keys.create_api_key(
+        session=session,
+        actor=admin.username,
+        user_id=user_id,
+        name=body.name,
+        expires_at=body.expires_at,
+        now=now,
     )
-    return ApiKeyOut(id=key.id, name=key.name, prefix=key.prefix, key=plaintext)
+    return ApiKeyCreated(**api_key_out(key, now).model_dump(), key=plaintext)
+
+
+def _key_keeper(user_id: str, principal: Principal) -> None:
+    """Admins and security see and revoke anyone's keys; a person sees and revokes their own."""
+    if principal.user_id != user_id and not principal.has_any(Role.ADMIN, Role.SECURITY):
+        raise Forbidden("only admins, security and the key's own person may see or revoke its keys")
+
+
+@router.get("/users/{user_id}/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(user_id: str, principal: PrincipalDep, session: SessionDep, now: NowDep) -> list[ApiKeyOut]:
+    _key_keeper(user_id, principal)
+    return [api_key_out(key, now) for key in api_keys.list_api_keys(session=session, user_id=user_id)]
+
+
+@router.delete("/users/{user_id}/api-keys/{key_id}", response_model=ApiKeyOut)
+def revoke_api_key(
+    user_id: str, key_id: str, body: ApiKeyRevokeIn, principal: PrincipalDep, session: SessionDep, now: NowDep
+) -> ApiKeyOut:
+    _key_keeper(user_id, principal)
+    key = api_keys.revoke_api_key(
+        session=session, actor=principal.username, user_id=user_id, key_id=key_id, reason=body.reason, now=now
+    )
+    return api_key_out(key, now)

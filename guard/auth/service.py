@@ -10,7 +10,7 @@ effective on the next request in every worker process, and in the same transacti
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -45,6 +45,8 @@ class Principal:
     jti: str | None = None
     family_id: str | None = None
     token_expires: datetime | None = None
+    api_key_id: str | None = None
+    key_last_used: datetime | None = None  # as stored before this request
 
     def has_any(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -348,10 +350,12 @@ def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) 
 
 def _api_key_principal(*, session: Session, key_hash: str, now: datetime) -> Principal:
     row = session.execute(
-        select(User, ApiKey.revoked_at)
-        .join(ApiKey, ApiKey.user_id == User.id)
-        .where(ApiKey.key_hash == key_hash)
+        select(User, ApiKey).join(ApiKey, ApiKey.user_id == User.id).where(ApiKey.key_hash == key_hash)
     ).first()
-    if row is None or row[1] is not None:
+    if row is None or row[1].revoked_at is not None:
         raise Unauthenticated("unknown or revoked API key")
-    return _principal(row[0], now=now, via="api_key")
+    user, key = row
+    if key.expires_at is not None and key.expires_at <= now:
+        raise Unauthenticated("this API key has expired; ask an admin for a new one")
+    principal = _principal(user, now=now, via="api_key")
+    return replace(principal, api_key_id=key.id, key_last_used=key.last_used_at)

@@ -1,14 +1,19 @@
-"""`guard users add|list|suspend|hold|lift-hold`."""
+"""`guard users add|list|suspend|hold|lift-hold` and `guard users api-keys create|list|revoke`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
 
+from guard.bounds import check_time
 from guard.cli.common import CLI_ACTOR, runtime, unit_of_work
-from guard.people import holds, service
+from guard.people import api_keys, holds, service
 from guard.types import HoldKind
 
 app = typer.Typer(help="Manage people.", no_args_is_help=True)
+keys_app = typer.Typer(help="A person's API keys: make, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="api-keys")
 
 
 @app.command("add")
@@ -93,3 +98,59 @@ def lift_hold(
             session=session, user=user, kind=kind, actor=CLI_ACTOR, reason=reason, now=rt.clock.now()
         )
         typer.echo(f"{user.username}: lifted {len(lifted)} {kind} hold(s); status {user.status}")
+
+
+@keys_app.command("create")
+def create_key(
+    username: str,
+    name: str = typer.Option(..., help="What uses the key, e.g. 'HR connector'"),
+    expires: datetime | None = typer.Option(None, help="When it stops working (UTC), e.g. 2027-06-30"),
+) -> None:
+    """Make an API key that acts as USERNAME; the secret is printed once. The person and security are told."""
+    rt = runtime()
+    now = rt.clock.now()
+    expires_at = check_time(expires.replace(tzinfo=UTC), "--expires") if expires else None
+    with unit_of_work(rt) as session:
+        user = service.find_user(session=session, ref=username)
+        key, plaintext = api_keys.create_api_key(
+            session=session, actor=CLI_ACTOR, user_id=user.id, name=name, expires_at=expires_at, now=now
+        )
+        typer.echo(f"{user.username}: API key {key.id} '{key.name}'; shown once:")
+        typer.echo(plaintext)
+
+
+@keys_app.command("list")
+def list_keys(username: str) -> None:
+    """A person's API keys, revoked and expired ones included."""
+    rt = runtime()
+    now = rt.clock.now()
+    with unit_of_work(rt) as session:
+        user = service.find_user(session=session, ref=username)
+        for key in api_keys.list_api_keys(session=session, user_id=user.id):
+            used = key.last_used_at.isoformat() if key.last_used_at else "never used"
+            expires = f"expires {key.expires_at.isoformat()}" if key.expires_at else "no expiry"
+            typer.echo(
+                f"{key.id}  {key.prefix}…  {api_keys.key_state(key, now):<8} {key.name!r}  "
+                f"made {key.created_at.isoformat()} by {key.created_by or 'unknown'}; {used}; {expires}"
+            )
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    username: str,
+    key_id: str,
+    reason: str = typer.Option(..., help="Why the key is revoked, for the record"),
+) -> None:
+    """Revoke one of a person's API keys: it stops working on the next request, in every worker."""
+    rt = runtime()
+    with unit_of_work(rt) as session:
+        user = service.find_user(session=session, ref=username)
+        key = api_keys.revoke_api_key(
+            session=session,
+            actor=CLI_ACTOR,
+            user_id=user.id,
+            key_id=key_id,
+            reason=reason,
+            now=rt.clock.now(),
+        )
+        typer.echo(f"{user.username}: API key {key.id} '{key.name}' revoked")

@@ -16,15 +16,11 @@ from guard.detection.watches import watch_team
 from guard.notifications.service import notify
 from guard.people.holds import place_hold
 from guard.people.models import User
+from guard.people.service import security_team
 from guard.policies.rules import DETECTION_ACTOR
-from guard.types import WORKING_STATUSES, HoldKind, Lifecycle, Role
+from guard.types import HoldKind, Lifecycle
 
 REASON_LIMIT = 500
-
-
-def security_team(session: Session) -> list[str]:
-    people = session.scalars(select(User).where(User.status.in_(list(WORKING_STATUSES))))
-    return sorted(u.username for u in people if Role.SECURITY in u.roles)
 
 
 def _notify(session: Session, alert: Alert, user: User | None, now: datetime) -> dict[str, Any]:

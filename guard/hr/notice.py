@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guard.access.standing import refusal_now, void_grants
-from guard.detection.responses import security_team
 from guard.hr import handovers
 from guard.hr.models import Departure, Handover, HrEvent, WatchlistEntry
 from guard.hr.portfolio import custodians_of_customers, is_available, username_of
 from guard.notifications.service import notify
 from guard.people.holds import set_lifecycle
 from guard.people.models import User
+from guard.people.service import security_team
 from guard.policies.access import AccessPolicy
 from guard.types import Lifecycle
 

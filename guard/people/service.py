@@ -1,10 +1,9 @@
-"""People: create, find, change, suspend; API keys for machine clients."""
+"""People: create, find, change, suspend."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -16,14 +15,19 @@ from guard.audit.log import record
 from guard.auth.passwords import Passwords
 from guard.errors import Conflict, InvalidInput, NotFound
 from guard.people import holds
-from guard.people.models import ApiKey, User
-from guard.types import HoldKind, Lifecycle, Role, Status
+from guard.people.models import User
+from guard.types import WORKING_STATUSES, HoldKind, Lifecycle, Role, Status
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-API_KEY_PREFIX = "gk_"
 MIN_PASSWORD_LENGTH = 12
 ADMIN_SETTABLE_STATUSES = frozenset({Status.ACTIVE, Status.SUSPENDED})
+
+
+def security_team(session: Session) -> list[str]:
+    """Usernames of the security team members who can act now (the recipients of security notices)."""
+    people = session.scalars(select(User).where(User.status.in_(list(WORKING_STATUSES))))
+    return sorted(u.username for u in people if Role.SECURITY in u.roles)
 
 
 def hash_secret(value: str) -> str:
@@ -211,31 +215,3 @@ def update_user(
             ts=now,
         )
     return user
-
-
-def create_api_key(
-    *, session: Session, actor: str, user_id: str, name: str, now: datetime
-) -> tuple[ApiKey, str]:
-    """Returns the stored key and the plaintext, which is shown once and never stored."""
-    user = get_user(session=session, user_id=user_id)
-    if not name.strip():
-        raise InvalidInput("an API key needs a name saying what uses it")
-    plaintext = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(
-        user_id=user.id,
-        name=name.strip(),
-        prefix=plaintext[:10],
-        key_hash=hash_secret(plaintext),
-        created_at=now,
-    )
-    session.add(key)
-    session.flush()
-    record(
-        session=session,
-        actor=actor,
-        action="apikey.create",
-        target=f"user:{user.username}",
-        payload={"key_id": key.id, "name": key.name, "prefix": key.prefix},
-        ts=now,
-    )
-    return key, plaintext
