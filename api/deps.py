@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from guard.audit.log import act_with
 from guard.auth import service as auth
 from guard.auth.service import ClientInfo, Credential, Principal
 from guard.db import end_unit, transaction
@@ -67,6 +69,8 @@ def commit_in_route_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         session = next((value for value in kwargs.values() if isinstance(value, Session)), None)
         if session is None:
             return endpoint(*args, **kwargs)
+        principal = next((value for value in kwargs.values() if isinstance(value, Principal)), None)
+        act_with(session, principal.credential() if principal else None)
         try:
             result = endpoint(*args, **kwargs)
         except BaseException as exc:
@@ -130,6 +134,8 @@ def authenticate(request: Request, session: Session, credential: Credential, at:
     """Who sent this request, checked against the database in `session` (status, token version,
     revocations); the principal is kept on the request for the access log and metrics."""
     principal = auth.authenticate(session=session, credential=credential, now=at)
+    if request.client is not None:
+        principal = replace(principal, client=request.client.host)
     request.state.principal = principal
     return principal
 

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import authenticate, note_key_use, read_credential
 from guard.access.batch import WriteBatcher
+from guard.audit.log import act_with
 from guard.auth.service import Principal
 from guard.db import transaction
 from guard.runtime import Runtime
@@ -71,7 +72,9 @@ async def as_principal(
     credential = read_credential(request, runtime, now)
 
     def authenticated(session: Session) -> T:
+        act_with(session, None)  # units share a session in a batch: nothing carries over from the last
         principal = authenticate(request, session, credential, now)
+        act_with(session, principal.credential())
         note_key_use(session, principal, now)
         return work(session, principal)
 
@@ -79,5 +82,11 @@ async def as_principal(
 
 
 async def anonymous(request: Request, runtime: Runtime, work: Callable[[Session], T]) -> T:
-    """Run `work` in one write transaction (the credential is in the request itself)."""
-    return await _unit(request, runtime, work)
+    """Run `work` in one write transaction (the credential is in the request itself, e.g. a content
+    token, and its entries say what they need about it)."""
+
+    def unattributed(session: Session) -> T:
+        act_with(session, None)  # units share a session in a batch: nothing carries over from the last
+        return work(session)
+
+    return await _unit(request, runtime, unattributed)

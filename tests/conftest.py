@@ -15,6 +15,7 @@ from guard.clock import FixedClock
 from guard.keys import ensure_keys
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings
+from tests.broker.helpers import Broker
 from tests.support import databases
 from tests.support.people import People
 from tests.support.settings import guard_settings
@@ -113,3 +114,8 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def people(client: TestClient, runtime: Runtime) -> People:
     return People(client, runtime)
+
+
+@pytest.fixture
+def broker(client: TestClient, people: People) -> Broker:
+    return Broker(client, people)

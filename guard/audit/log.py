@@ -20,6 +20,7 @@ from guard.db import driver_cursor
 from guard.errors import Unavailable
 
 PENDING_KEY = "guard.audit.pending"
+CREDENTIAL_KEY = "guard.audit.credential"
 HEAD_ID = 1
 
 # Appends run on every audited transaction, and under concurrency the head lock is held from the head
@@ -88,16 +89,29 @@ def record(
     Without the commit hook nothing would ever be written, so that is refused (fail closed)."""
     if not _hooked:
         raise Unavailable("the audit log's commit hook is not installed; nothing can be recorded")
+    body = dict(payload or {})
+    credential = session.info.get(CREDENTIAL_KEY)
+    if credential is not None:
+        body.setdefault("auth", credential)
     entry = PendingEntry(
         ts=(ts or datetime.now(UTC)).astimezone(UTC),
         actor=actor,
         action=action,
         target=target,
-        payload=dict(payload or {}),
+        payload=body,
         savepoint=session.get_nested_transaction(),
     )
     session.info.setdefault(PENDING_KEY, []).append(entry)
     return entry
+
+
+def act_with(session: Session, credential: dict[str, Any] | None) -> None:
+    """Every entry recorded in `session` from now on names `credential` (how the actor authenticated: a
+    session, an API key, the host) under `auth`; None for work no credential stands behind."""
+    if credential is None:
+        session.info.pop(CREDENTIAL_KEY, None)
+    else:
+        session.info[CREDENTIAL_KEY] = credential
 
 
 def discard_pending(session: Session) -> None:

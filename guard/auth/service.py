@@ -47,9 +47,23 @@ class Principal:
     token_expires: datetime | None = None
     api_key_id: str | None = None
     key_last_used: datetime | None = None  # as stored before this request
+    key_created_by: str | None = None
+    token_via: str | None = None  # "password" or "refresh": how the access token was obtained
+    client: str | None = None  # the address the request came from
 
     def has_any(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    def credential(self) -> dict[str, str | None]:
+        """What every audit entry of this request says about how the actor authenticated."""
+        if self.via == "api_key":
+            return {
+                "method": "api_key",
+                "key": self.api_key_id,
+                "key_created_by": self.key_created_by,
+                "client": self.client,
+            }
+        return {"method": self.token_via or "token", "session": self.family_id, "client": self.client}
 
 
 @dataclass(frozen=True)
@@ -98,13 +112,16 @@ def _pair(
     codec: TokenCodec,
     user: User,
     family_id: str,
+    via: str,
     now: datetime,
     refresh_lifetime: timedelta,
 ) -> TokenPair:
     _, refresh_plain = _new_refresh(
         session=session, user=user, family_id=family_id, now=now, lifetime=refresh_lifetime
     )
-    access, _ = codec.issue(user_id=user.id, token_version=user.token_version, family_id=family_id, now=now)
+    access, _ = codec.issue(
+        user_id=user.id, token_version=user.token_version, family_id=family_id, via=via, now=now
+    )
     return TokenPair(access, refresh_plain, int(codec.lifetime.total_seconds()))
 
 
@@ -147,6 +164,7 @@ def login(
         codec=codec,
         user=user,
         family_id=new_id(),
+        via="password",
         now=now,
         refresh_lifetime=refresh_lifetime,
     )
@@ -236,6 +254,7 @@ def refresh(
         codec=codec,
         user=user,
         family_id=stored.family_id,
+        via="refresh",
         now=now,
         refresh_lifetime=refresh_lifetime,
     )
@@ -345,6 +364,7 @@ def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) 
         jti=claims.jti,
         family_id=claims.fam,
         token_expires=claims.exp,
+        token_via=claims.via,
     )
 
 
@@ -358,4 +378,6 @@ def _api_key_principal(*, session: Session, key_hash: str, now: datetime) -> Pri
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthenticated("this API key has expired; ask an admin for a new one")
     principal = _principal(user, now=now, via="api_key")
-    return replace(principal, api_key_id=key.id, key_last_used=key.last_used_at)
+    return replace(
+        principal, api_key_id=key.id, key_last_used=key.last_used_at, key_created_by=key.created_by
+    )

@@ -25,6 +25,9 @@ class AccessClaims:
     ver: int
     fam: str | None
     exp: datetime
+    # How the session's token was obtained: "password" (a login) or "refresh"; None in tokens made before
+    # Guard recorded it.
+    via: str | None = None
 
 
 class TokenCodec:
@@ -46,7 +49,7 @@ class TokenCodec:
         self.leeway = leeway
 
     def issue(
-        self, *, user_id: str, token_version: int, family_id: str | None, now: datetime
+        self, *, user_id: str, token_version: int, family_id: str | None, via: str, now: datetime
     ) -> tuple[str, str]:
         jti = new_id()
         claims: dict[str, Any] = {
@@ -57,6 +60,7 @@ class TokenCodec:
             "iss": self.issuer,
             "jti": jti,
             "ver": token_version,
+            "via": via,
         }
         if family_id:
             claims["fam"] = family_id
@@ -101,11 +105,12 @@ class TokenCodec:
         exp, ver, sub, jti = claims["exp"], claims["ver"], claims["sub"], claims["jti"]
         if not all(isinstance(v, int) for v in (exp, ver)) or not all(isinstance(v, str) for v in (sub, jti)):
             raise Unauthenticated("the access token carries malformed claims")
-        fam = claims.get("fam")
+        fam, via = claims.get("fam"), claims.get("via")
         return AccessClaims(
             sub=sub,
             jti=jti,
             ver=ver,
             fam=fam if isinstance(fam, str) else None,
             exp=datetime.fromtimestamp(exp, tz=UTC),
+            via=via if isinstance(via, str) else None,
         )

@@ -17,7 +17,7 @@ from guard.audit.export import export as export_entries
 from guard.audit.log import record
 from guard.audit.search import parse_filters
 from guard.audit.verify import VerifyReport, state_path, verify_log
-from guard.cli.common import CLI_ACTOR, EXIT_PROBLEM, runtime, settings
+from guard.cli.common import CLI_ACTOR, EXIT_PROBLEM, runtime, settings, unit_of_work
 from guard.clock import make_clock
 from guard.db import transaction
 from guard.runtime import open_db
@@ -134,7 +134,7 @@ def export(
     filters = parse_filters(actor=actor, action=action, target=target, since=since, until=until)
     db = open_db(cfg)
     try:
-        with transaction(db.write) as session:
+        with unit_of_work(db) as session:
             result = export_entries(
                 session=session,
                 engine=db.engine,
@@ -163,7 +163,7 @@ def record_cli_event(*, action: str, target: str, payload: dict[str, Any]) -> No
     cfg = settings()
     db = open_db(cfg)
     try:
-        with transaction(db.write) as session:
+        with unit_of_work(db) as session:
             record(
                 session=session,
                 actor=CLI_ACTOR,

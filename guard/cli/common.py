@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +11,8 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session
 
-from guard.db import transaction
+from guard.audit.log import act_with
+from guard.db import Database, transaction
 from guard.errors import ConfigError, Conflict, GuardError, InvalidInput, NotFound
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings, load_settings
@@ -27,9 +30,20 @@ def runtime() -> Runtime:
     return build_runtime(settings())
 
 
+def host_credential() -> dict[str, str | None]:
+    """The CLI runs on the host with access to Guard's keys: its entries name the host account that ran it."""
+    try:
+        user: str | None = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (e.g. a bare container)
+        user = None
+    return {"method": "host", "user": user, "host": socket.gethostname()}
+
+
 @contextmanager
-def unit_of_work(rt: Runtime) -> Iterator[Session]:
-    with transaction(rt.db.write) as session:
+def unit_of_work(db: Database) -> Iterator[Session]:
+    """The CLI's one way to write: a write transaction whose entries name the host account."""
+    with transaction(db.write) as session:
+        act_with(session, host_credential())
         yield session
 
 

@@ -70,7 +70,7 @@ def demo(
     rt = runtime()
     password = password or secrets.token_urlsafe(12)
     now = rt.clock.now()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         if session.scalar(select(User.id).where(User.username.in_([p[0] for p in PEOPLE]))) is not None:
             fail("the demo organisation is already there (a demo username is taken)")
         people = {}

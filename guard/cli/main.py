@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from guard import keys as keyring
 from guard.cli import audit, demo, hr, report, rules, users, vault
-from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings
-from guard.db import transaction
+from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings, unit_of_work
 from guard.errors import ConfigError
 from guard.migrate import upgrade
 from guard.people.models import User
@@ -60,7 +59,7 @@ def init(
     upgrade(db.engine)
     typer.echo(f"database ready at {db.engine.url.render_as_string(hide_password=True)}")
     rt = build_runtime(cfg)
-    with transaction(rt.db.write) as session:
+    with unit_of_work(rt.db) as session:
         admins = [u for u in session.scalars(select(User)) if "admin" in u.roles]
         if admins:
             return

@@ -29,7 +29,7 @@ def add(
 ) -> None:
     """Create a person."""
     rt = runtime()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         user = service.create_user(
             session=session,
             actor=CLI_ACTOR,
@@ -51,7 +51,7 @@ def add(
 def list_(status: str | None = typer.Option(None, help="Only people with this status")) -> None:
     """List people."""
     rt = runtime()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         for user in service.list_users(session=session, status=status):
             line = f"{user.username:<24} {user.status:<10} {user.lifecycle:<9} {','.join(user.roles):<30}"
             typer.echo(f"{line} {user.email}")
@@ -76,7 +76,7 @@ def hold(
 ) -> None:
     """Put a hold on a person; it stacks on their lifecycle and is lifted with `guard users lift-hold`."""
     rt = runtime()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         user = service.find_user(session=session, ref=username)
         placed = holds.place_hold(
             session=session, user=user, kind=kind, actor=CLI_ACTOR, reason=reason, now=rt.clock.now()
@@ -92,7 +92,7 @@ def lift_hold(
 ) -> None:
     """Lift a person's holds of one kind; their lifecycle (active, notice) is untouched."""
     rt = runtime()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         user = service.find_user(session=session, ref=username)
         lifted = holds.lift_holds(
             session=session, user=user, kind=kind, actor=CLI_ACTOR, reason=reason, now=rt.clock.now()
@@ -110,7 +110,7 @@ def create_key(
     rt = runtime()
     now = rt.clock.now()
     expires_at = check_time(expires.replace(tzinfo=UTC), "--expires") if expires else None
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         user = service.find_user(session=session, ref=username)
         key, plaintext = api_keys.create_api_key(
             session=session, actor=CLI_ACTOR, user_id=user.id, name=name, expires_at=expires_at, now=now
@@ -124,7 +124,7 @@ def list_keys(username: str) -> None:
     """A person's API keys, revoked and expired ones included."""
     rt = runtime()
     now = rt.clock.now()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         user = service.find_user(session=session, ref=username)
         for key in api_keys.list_api_keys(session=session, user_id=user.id):
             used = key.last_used_at.isoformat() if key.last_used_at else "never used"
@@ -143,7 +143,7 @@ def revoke_key(
 ) -> None:
     """Revoke one of a person's API keys: it stops working on the next request, in every worker."""
     rt = runtime()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         user = service.find_user(session=session, ref=username)
         key = api_keys.revoke_api_key(
             session=session,

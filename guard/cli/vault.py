@@ -14,7 +14,7 @@ app = typer.Typer(help="The encrypted document vault.", no_args_is_help=True)
 def scrub() -> None:
     """Decrypt every blob and check it against its recorded SHA-256; exit 1 when any fails."""
     rt = runtime()
-    with unit_of_work(rt) as session:
+    with unit_of_work(rt.db) as session:
         report = run_scrub(session=session, vault=rt.vault, actor=CLI_ACTOR, now=rt.clock.now())
     for problem in report.problems:
         typer.echo(f"DAMAGED {problem.document_id}: {problem.problem}")

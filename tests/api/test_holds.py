@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from guard.clock import FixedClock
@@ -16,12 +15,6 @@ from tests.detection.helpers import alerts, engine_for
 from tests.hr.helpers import Hr
 from tests.support.live import run_guard as guard
 from tests.support.people import People
-
-
-@pytest.fixture
-def broker(client: TestClient, people: People) -> Broker:
-    return Broker(client, people)
-
 
 RESIGN = {"type": "resignation", "notice_date": "2026-03-02", "last_working_date": "2026-03-20"}
 

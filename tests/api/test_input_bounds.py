@@ -21,11 +21,6 @@ from tests.detection.test_events_api import api_key
 from tests.support.people import People
 
 
-@pytest.fixture
-def broker(client: TestClient, people: People) -> Broker:
-    return Broker(client, people)
-
-
 def entries(runtime: Runtime) -> int:
     with runtime.db.read() as session:
         return session.scalar(select(func.count()).select_from(AuditEntry)) or 0

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.broker.helpers import Broker
 from tests.hr.helpers import Hr
 from tests.support.people import People
 
@@ -11,8 +10,3 @@ from tests.support.people import People
 @pytest.fixture
 def hr(client: TestClient, people: People) -> Hr:
     return Hr(client, people)
-
-
-@pytest.fixture
-def broker(client: TestClient, people: People) -> Broker:
-    return Broker(client, people)
