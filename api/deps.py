@@ -130,10 +130,16 @@ def read_credential(request: Request, runtime: Runtime, at: datetime) -> Credent
     raise Unauthenticated("unsupported authorization scheme; use Bearer or ApiKey")
 
 
+# What a person whose password was reset may do before choosing a new one.
+WHILE_CHANGE_DUE = frozenset({("POST", "/me/password"), ("GET", "/me"), ("POST", "/auth/logout")})
+
+
 def authenticate(request: Request, session: Session, credential: Credential, at: datetime) -> Principal:
     """Who sent this request, checked against the database in `session` (status, token version,
     revocations); the principal is kept on the request for the access log and metrics."""
     principal = auth.authenticate(session=session, credential=credential, now=at)
+    if principal.must_change_password and (request.method, request.url.path) not in WHILE_CHANGE_DUE:
+        raise Forbidden("your password was reset: choose a new one with POST /me/password first")
     if request.client is not None:
         principal = replace(principal, client=request.client.host)
     request.state.principal = principal

@@ -57,6 +57,8 @@ def make_passwords(settings: Settings) -> Passwords:
         time_cost=auth.argon2_time_cost,
         memory_kib=auth.argon2_memory_kib,
         parallelism=auth.argon2_parallelism,
+        min_length=auth.password_min_length,
+        min_score=auth.password_min_score,
     )
 
 

@@ -40,6 +40,10 @@ class AuthSettings(Section):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(1, ge=1)
+    # Password policy: at least this long, and at least this zxcvbn score (0 to 4), judged with the
+    # person's username, name and email as known words (so "ann.smith2026" is weak for Ann Smith).
+    password_min_length: int = Field(12, ge=8, le=128)
+    password_min_score: int = Field(3, ge=0, le=4)
 
 
 class HttpSettings(Section):

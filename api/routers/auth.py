@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from api.deps import ClientDep, GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep
 from api.routers.users import UserOut, user_out
 from api.schemas import Strict
-from guard.auth import service
+from guard.auth import password_change, service
+from guard.errors import InvalidInput
 from guard.people.service import get_user
 from guard.types import Role
 
@@ -29,11 +30,21 @@ class TokenPairOut(BaseModel):
     refresh_token: str
     token_type: str = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int
+    # After an admin's reset: until POST /me/password, every other call answers 403.
+    password_change_required: bool = False
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 def _pair_out(pair: service.TokenPair) -> TokenPairOut:
     return TokenPairOut(
-        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        password_change_required=pair.password_change_required,
     )
 
 
@@ -82,3 +93,35 @@ def logout(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Respons
 def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
     user = get_user(session=session, user_id=principal.user_id)
     return user_out(user, session=session, full=principal.has_any(Role.ADMIN, Role.SECURITY))
+
+
+@router.post("/me/password", response_model=TokenPairOut)
+def change_password(
+    body: PasswordChangeIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    now: NowDep,
+) -> TokenPairOut:
+    """Change one's own password. Every session ends, this one too; the answer is a new session's tokens."""
+    with runtime.db.read() as read:  # the slow checks first, holding no lock
+        user = get_user(session=read, user_id=principal.user_id)
+        current_ok = runtime.passwords.verify(user.password_hash, body.current_password)
+        details = password_change.about(user)
+    if current_ok:
+        if body.new_password == body.current_password:
+            raise InvalidInput("choose a new password different from the current one")
+        runtime.passwords.check_strength(body.new_password, about=details)
+    new_hash = runtime.passwords.hash(body.new_password) if current_ok else ""
+    pair = password_change.change_own_password(
+        session=session,
+        codec=runtime.codec,
+        user_id=principal.user_id,
+        current_ok=current_ok,
+        new_hash=new_hash,
+        client=client,
+        now=now,
+        refresh_lifetime=runtime.refresh_lifetime,
+    )
+    return _pair_out(pair)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
 from api.schemas import HoldOut, Strict, hold_out
+from guard.auth import password_change
 from guard.auth.service import Principal
 from guard.bounds import check_time
 from guard.detection.watches import current_watch
@@ -78,6 +80,10 @@ class UserOut(BaseModel):
     status: str
     lifecycle: str
     holds: list[HoldOut]
+    # False for machine accounts made without one (they use API keys); true when an admin's reset
+    # requires a new password at the next login.
+    password_set: bool
+    password_change_required: bool
     # GET /users/{id}: set while a departure wave in the person's team has them judged by the leaver rules.
     watch: TeamWatchOut | None = None
 
@@ -155,6 +161,8 @@ def user_out(
         status=user.status,
         lifecycle=user.lifecycle,
         holds=[hold_out(hold, full=full) for hold in holds],
+        password_set=user.password_hash is not None,
+        password_change_required=user.must_change_password,
     )
 
 
@@ -283,3 +291,25 @@ def revoke_api_key(
         session=session, actor=principal.username, user_id=user_id, key_id=key_id, reason=body.reason, now=now
     )
     return api_key_out(key, now)
+
+
+class PasswordResetOut(BaseModel):
+    temporary_password: str  # shown once; the person must replace it at their next login
+    sessions_ended: bool = True
+
+
+TEMPORARY_PASSWORD_BYTES = 15  # 20 URL-safe characters
+
+
+@router.post("/users/{user_id}/password-reset", response_model=PasswordResetOut)
+def reset_password(
+    user_id: str, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> PasswordResetOut:
+    """A temporary password, shown once: every session of the person ends, they must choose a new one at
+    their next login, and they and security are notified."""
+    temporary = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
+    new_hash = runtime.passwords.hash(temporary)  # before the first query: no lock is held while hashing
+    password_change.reset_password(
+        session=session, actor=admin.username, user_id=user_id, new_hash=new_hash, now=now
+    )
+    return PasswordResetOut(temporary_password=temporary)

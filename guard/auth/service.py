@@ -50,6 +50,7 @@ class Principal:
     key_created_by: str | None = None
     token_via: str | None = None  # "password" or "refresh": how the access token was obtained
     client: str | None = None  # the address the request came from
+    must_change_password: bool = False  # after an admin's reset: nothing but choosing a new one
 
     def has_any(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -80,6 +81,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    password_change_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _new_refresh(
     return token, plaintext
 
 
-def _pair(
+def start_session(
     *,
     session: Session,
     codec: TokenCodec,
@@ -122,7 +124,7 @@ def _pair(
     access, _ = codec.issue(
         user_id=user.id, token_version=user.token_version, family_id=family_id, via=via, now=now
     )
-    return TokenPair(access, refresh_plain, int(codec.lifetime.total_seconds()))
+    return TokenPair(access, refresh_plain, int(codec.lifetime.total_seconds()), user.must_change_password)
 
 
 def check_password(*, session: Session, passwords: Passwords, username: str, password: str) -> bool:
@@ -159,7 +161,7 @@ def login(
             ts=now,
         )
         raise Unauthenticated("wrong username or password, or the account is not active", keep_changes=True)
-    pair = _pair(
+    pair = start_session(
         session=session,
         codec=codec,
         user=user,
@@ -249,7 +251,7 @@ def refresh(
         )
         raise Unauthenticated("the refresh token is no longer valid; log in again", keep_changes=True)
     stored.used_at = now
-    pair = _pair(
+    pair = start_session(
         session=session,
         codec=codec,
         user=user,
@@ -297,7 +299,12 @@ def _principal(user: User | None, *, now: datetime, via: str) -> Principal:
     if user is None or not can_act(user, now):
         raise Unauthenticated(NOT_ACTIVE)
     return Principal(
-        user_id=user.id, username=user.username, roles=frozenset(user.roles), status=user.status, via=via
+        user_id=user.id,
+        username=user.username,
+        roles=frozenset(user.roles),
+        status=user.status,
+        via=via,
+        must_change_password=user.must_change_password,
     )
 
 
@@ -311,6 +318,7 @@ _BEARER_LOOKUP = PreparedStatement(
         User.status,
         User.access_ends_at,
         User.token_version,
+        User.must_change_password,
         RevokedAccessToken.jti.label("revoked_jti"),
         EndedTokenFamily.family_id.label("ended_family"),
     )
@@ -346,10 +354,10 @@ def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) 
     )
     if row is None:
         raise Unauthenticated("the access token names no known person")
-    user_id, username, roles, status, access_ends_at, token_version, revoked_jti, ended_family = row
+    user_id, username, roles, status, access_ends_at, token_version, must_change, revoked_jti, ended = row
     if revoked_jti is not None:
         raise Unauthenticated("this access token was logged out")
-    if ended_family is not None:
+    if ended is not None:
         raise Unauthenticated("the session this access token belongs to has ended; log in again")
     if token_version != claims.ver:
         raise Unauthenticated("this access token has been revoked; log in again")
@@ -365,6 +373,7 @@ def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) 
         family_id=claims.fam,
         token_expires=claims.exp,
         token_via=claims.via,
+        must_change_password=bool(must_change),
     )
 
 

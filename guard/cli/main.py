@@ -77,7 +77,8 @@ def init(
         )
     typer.echo(f"created the first admin {admin_username!r}")
     if generated:
-        typer.echo(f"its password (shown once, change it): {password}")
+        typer.echo(f"its password (shown once): {password}")
+        typer.echo(f"change it with POST /me/password or `guard users passwd {admin_username}`")
 
 
 @app.command()

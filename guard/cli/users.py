@@ -1,13 +1,15 @@
-"""`guard users add|list|suspend|hold|lift-hold` and `guard users api-keys create|list|revoke`."""
+"""`guard users add|list|passwd|suspend|hold|lift-hold` and `guard users api-keys create|list|revoke`."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import typer
 
+from guard.auth import password_change
 from guard.bounds import check_time
-from guard.cli.common import CLI_ACTOR, runtime, unit_of_work
+from guard.cli.common import CLI_ACTOR, fail, runtime, unit_of_work
 from guard.people import api_keys, holds, service
 from guard.types import HoldKind
 
@@ -27,8 +29,11 @@ def add(
     employee_id: str | None = typer.Option(None, help="HR employee id"),
     password: str | None = typer.Option(None, help="Password (prompted when omitted on a terminal)"),
 ) -> None:
-    """Create a person."""
+    """Create a person. Everyone who logs in needs a password; machine accounts (roles ingest, hr) may
+    have none and use API keys."""
     rt = runtime()
+    if password is None and not set(role) <= service.MACHINE_ROLES and sys.stdin.isatty():
+        password = _new_password(f"Password for {username}")
     with unit_of_work(rt.db) as session:
         user = service.create_user(
             session=session,
@@ -45,6 +50,43 @@ def add(
             now=rt.clock.now(),
         )
         typer.echo(f"created {user.username} ({', '.join(user.roles)}) id={user.id}")
+
+
+def _new_password(prompt: str) -> str:
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+@app.command("passwd")
+def passwd(
+    username: str,
+    password: str | None = typer.Option(None, help="The new password (prompted when omitted on a terminal)"),
+    change_required: bool = typer.Option(
+        False, "--change-required", help="Make the person choose a new password at their next login"
+    ),
+) -> None:
+    """Set a person's password on the host; every session they have ends."""
+    rt = runtime()
+    if password is None:
+        if not sys.stdin.isatty():
+            fail("give --password, or run this on a terminal to be asked")
+        password = _new_password(f"New password for {username}")
+    now = rt.clock.now()
+    with rt.db.read() as read:
+        details = password_change.about(service.find_user(session=read, ref=username))
+    rt.passwords.check_strength(password, about=details)
+    new_hash = rt.passwords.hash(password)  # before the write transaction: no lock held while hashing
+    with unit_of_work(rt.db) as session:
+        user = service.find_user(session=session, ref=username)
+        password_change.set_password(
+            session=session,
+            actor=CLI_ACTOR,
+            user=user,
+            new_hash=new_hash,
+            change_required=change_required,
+            now=now,
+        )
+    then = "; a new one must be chosen at the next login" if change_required else ""
+    typer.echo(f"{user.username}: password set, every session ended{then}")
 
 
 @app.command("list")

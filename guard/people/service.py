@@ -20,7 +20,8 @@ from guard.types import WORKING_STATUSES, HoldKind, Lifecycle, Role, Status
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 12
+# Roles of machine accounts, which use API keys and never log in: only they may be made without a password.
+MACHINE_ROLES = frozenset({Role.INGEST.value, Role.HR.value})
 ADMIN_SETTABLE_STATUSES = frozenset({Status.ACTIVE, Status.SUSPENDED})
 
 
@@ -44,11 +45,6 @@ def _check_roles(roles: Iterable[str]) -> list[str]:
         if role not in result:
             result.append(role)
     return result
-
-
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
 
 
 def get_user(*, session: Session, user_id: str) -> User:
@@ -102,8 +98,13 @@ def create_user(
     if session.scalars(select(User.username).where(or_(*identities))).first() is not None:
         raise Conflict("a person with that username, email or employee id already exists")
     manager_user = find_user(session=session, ref=manager) if manager else None
+    if password is None and not set(roles) <= MACHINE_ROLES:
+        raise InvalidInput(
+            "a person who logs in needs a password; only machine accounts (roles ingest and hr only, "
+            "which use API keys) may be made without one"
+        )
     if password is not None:
-        check_password_strength(password)
+        passwords.check_strength(password, about=[username, display_name, email])
     user = User(
         username=username,
         display_name=display_name,

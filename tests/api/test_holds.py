@@ -14,7 +14,7 @@ from tests.broker.test_access import audit
 from tests.detection.helpers import alerts, engine_for
 from tests.hr.helpers import Hr
 from tests.support.live import run_guard as guard
-from tests.support.people import People
+from tests.support.people import PASSWORD, People
 
 RESIGN = {"type": "resignation", "notice_date": "2026-03-02", "last_working_date": "2026-03-20"}
 
@@ -165,7 +165,12 @@ def test_a_true_positive_or_an_explicit_keep_leaves_the_hold(
 def test_the_cli_places_and_lifts_holds(tmp_path: Path, db_url: str, clock: FixedClock) -> None:
     home = tmp_path / "home"
     assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
-    assert guard(home, db_url, "users", "add", "ann", "--email", "ann@example.com").returncode == 0
+    assert (
+        guard(
+            home, db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
+        ).returncode
+        == 0
+    )
     held = guard(home, db_url, "users", "hold", "ann", "--kind", "review", "--reason", "checking")
     assert held.returncode == 0, held.stderr
     assert "status active" in held.stdout

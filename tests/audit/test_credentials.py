@@ -10,6 +10,7 @@ from guard.runtime import Runtime
 from tests.broker.helpers import Broker
 from tests.broker.test_access import audit
 from tests.support.live import run_guard as guard
+from tests.support.people import PASSWORD
 from tests.support.settings import guard_settings
 
 CLIENT = "testclient"  # the address Starlette's test client reports
@@ -84,7 +85,12 @@ def test_a_content_delivery_names_no_session(broker: Broker, client: TestClient,
 def test_the_command_line_names_the_host_account(tmp_path: Path, db_url: str) -> None:
     home = tmp_path / "home"
     assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
-    assert guard(home, db_url, "users", "add", "ann", "--email", "ann@example.com").returncode == 0
+    assert (
+        guard(
+            home, db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
+        ).returncode
+        == 0
+    )
     from guard.runtime import build_runtime
 
     runtime = build_runtime(guard_settings(home, db_url))

@@ -50,11 +50,18 @@ def test_users_add_list_suspend_and_exit_codes(tmp_path: Path, db_url: str) -> N
         "staff",
         "--role",
         "author",
+        "--password",
+        "a-long-test-password",
     )
     assert added.returncode == 0, added.stderr
     duplicate = guard(home, db_url, "users", "add", "ann", "--email", "ann@example.com")
     assert duplicate.returncode == 2
     assert "already exists" in duplicate.stderr
+    no_password = guard(home, db_url, "users", "add", "bob", "--email", "bob@example.com")
+    assert no_password.returncode == 2
+    assert "needs a password" in no_password.stderr
+    machine = guard(home, db_url, "users", "add", "crm-bot", "--email", "crm@example.com", "--role", "ingest")
+    assert machine.returncode == 0, machine.stderr  # a machine account uses API keys, no password
     bad_role = guard(home, db_url, "users", "add", "bob", "--email", "bob@example.com", "--role", "king")
     assert bad_role.returncode == 2
     assert "unknown role" in bad_role.stderr
