@@ -20,6 +20,7 @@ from guard.errors import (
     InvalidInput,
     NotFound,
     TooLarge,
+    TooManyAttempts,
     Unauthenticated,
     Unavailable,
 )
@@ -34,6 +35,7 @@ STATUS_BY_ERROR: dict[type[GuardError], int] = {
     Forbidden: 403,
     Gone: 410,
     TooLarge: 413,
+    TooManyAttempts: 429,
     Unavailable: 503,
     ConfigError: 503,
 }
@@ -56,6 +58,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _guard_error(_request: Request, exc: GuardError) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

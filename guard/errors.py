@@ -45,6 +45,14 @@ class TooLarge(GuardError):
     """A body or upload above the configured limit."""
 
 
+class TooManyAttempts(GuardError):
+    """Too many failed attempts: try again after `retry_after` seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int, keep_changes: bool = False) -> None:
+        super().__init__(detail, keep_changes=keep_changes, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class Unavailable(GuardError):
     """A dependency (database, keys, vault) is not usable: fail closed."""
 

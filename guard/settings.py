@@ -44,6 +44,15 @@ class AuthSettings(Section):
     # person's username, name and email as known words (so "ann.smith2026" is weak for Ann Smith).
     password_min_length: int = Field(12, ge=8, le=128)
     password_min_score: int = Field(3, ge=0, le=4)
+    # Failed logins, per account and per client address, within `throttle_window_minutes`: the first
+    # `throttle_free_failures` cost nothing; each further one doubles a wait before the next try (from one
+    # second, at most `throttle_max_delay_seconds`); at `throttle_lockout_failures` the key is locked for
+    # `throttle_lockout_minutes`.
+    throttle_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    throttle_free_failures: int = Field(5, ge=1, le=1000)
+    throttle_max_delay_seconds: int = Field(60, ge=1, le=3600)
+    throttle_lockout_failures: int = Field(10, ge=2, le=10_000)
+    throttle_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
 
 
 class HttpSettings(Section):

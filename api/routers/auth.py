@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from api.deps import ClientDep, GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep
 from api.routers.users import UserOut, user_out
 from api.schemas import Strict
-from guard.auth import password_change, service
+from guard.auth import password_change, service, throttle
 from guard.errors import InvalidInput
 from guard.people.service import get_user
 from guard.types import Role
@@ -52,7 +52,13 @@ def _pair_out(pair: service.TokenPair) -> TokenPairOut:
 def login(
     body: LoginIn, session: SessionDep, runtime: RuntimeDep, client: ClientDep, now: NowDep
 ) -> TokenPairOut:
+    policy = throttle.ThrottlePolicy.from_settings(runtime.settings.auth)
+    keys = throttle.keys_for(body.username, client.address)
     with runtime.db.read() as read:
+        # A try that must wait is refused before the (slow, deliberately) password check.
+        wait = throttle.wait_seconds(session=read, keys=keys, policy=policy, now=now)
+        if wait:
+            raise throttle.too_many(wait)
         password_ok = service.check_password(
             session=read, passwords=runtime.passwords, username=body.username, password=body.password
         )
@@ -62,6 +68,7 @@ def login(
         username=body.username,
         password_ok=password_ok,
         client=client,
+        throttle=policy,
         now=now,
         refresh_lifetime=runtime.refresh_lifetime,
     )

@@ -92,7 +92,7 @@ def record(
     body = dict(payload or {})
     credential = session.info.get(CREDENTIAL_KEY)
     if credential is not None:
-        body.setdefault("auth", credential)
+        body["auth"] = credential  # Guard's word on how the actor authenticated, never a caller's
     entry = PendingEntry(
         ts=(ts or datetime.now(UTC)).astimezone(UTC),
         actor=actor,

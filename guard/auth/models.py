@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guard.db import Base, IdColumn, UTCDateTime, new_id
@@ -40,3 +40,16 @@ class EndedTokenFamily(Base):
 
     family_id: Mapped[str] = mapped_column(IdColumn, primary_key=True)
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account or from one client address, in the current window (see
+    guard.auth.throttle). One row per key, updated under its row lock, so every worker counts alike."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "user:<name>" or "address:<ip>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the growing delay
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from guard.audit.log import record
 from guard.auth.models import EndedTokenFamily, RefreshToken, RevokedAccessToken
 from guard.auth.passwords import Passwords
+from guard.auth.throttle import ThrottlePolicy, check_under_lock, clear, count_failure, keys_for
 from guard.auth.tokens import AccessClaims, TokenCodec
 from guard.db import new_id
 from guard.errors import Unauthenticated
@@ -141,10 +142,15 @@ def login(
     username: str,
     password_ok: bool,
     client: ClientInfo,
+    throttle: ThrottlePolicy,
     now: datetime,
     refresh_lifetime: timedelta,
 ) -> TokenPair:
-    """Start a session for `username` once `check_password` said yes; record the outcome either way."""
+    """Start a session for `username` once `check_password` said yes. Failures are throttled per account
+    and address (guard.auth.throttle): the log gets the first failure of a burst and each lockout."""
+    rows = check_under_lock(
+        session=session, keys=keys_for(username, client.address), policy=throttle, now=now
+    )
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None or not password_ok or not can_act(user, now):
         reason = (
@@ -152,15 +158,32 @@ def login(
             if user is None
             else ("bad password" if not password_ok else f"status {user.status}")
         )
-        record(
-            session=session,
-            actor=username[:200],
-            action="auth.login_failed",
-            target=f"user:{username[:64]}",
-            payload={"reason": reason, **client.as_payload()},
-            ts=now,
-        )
+        counted = count_failure(rows=rows, policy=throttle, now=now)
+        if counted.burst_started:
+            record(
+                session=session,
+                actor=username[:200],
+                action="auth.login_failed",
+                target=f"user:{username[:64]}",
+                payload={"reason": reason, "burst": "started", **client.as_payload()},
+                ts=now,
+            )
+        for locked in counted.locked:
+            record(
+                session=session,
+                actor=username[:200],
+                action="auth.lockout",
+                target=locked.key,
+                payload={
+                    "failures": locked.failures,
+                    "until": locked.locked_until.isoformat() if locked.locked_until else None,
+                    "last_reason": reason,
+                    **client.as_payload(),
+                },
+                ts=now,
+            )
         raise Unauthenticated("wrong username or password, or the account is not active", keep_changes=True)
+    failed_before = clear(rows=rows, policy=throttle, now=now)
     pair = start_session(
         session=session,
         codec=codec,
@@ -175,7 +198,7 @@ def login(
         actor=user.username,
         action="auth.login",
         target=f"user:{user.username}",
-        payload=client.as_payload(),
+        payload={**client.as_payload(), **({"failed_before": failed_before} if failed_before else {})},
         ts=now,
     )
     return pair

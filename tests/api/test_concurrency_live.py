@@ -26,7 +26,13 @@ def test_ninety_simultaneous_writes_all_complete_and_are_audited(
         auth = {"Authorization": f"Bearer {token['access_token']}"}
 
         def create(n: int) -> int:
-            body = {"username": f"p{n:03d}", "display_name": f"P {n}", "email": f"p{n}@example.com"}
+            # Machine accounts: no password to hash, so the writes themselves are what is raced.
+            body = {
+                "username": f"p{n:03d}",
+                "display_name": f"P {n}",
+                "email": f"p{n}@example.com",
+                "roles": ["ingest"],
+            }
             return httpx.post(f"{base}/users", json=body, headers=auth, timeout=60).status_code
 
         with ThreadPoolExecutor(REQUESTS) as pool:

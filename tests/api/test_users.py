@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from guard.audit.models import AuditEntry
-from tests.support.people import People
+from tests.support.people import PASSWORD, People
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,7 @@ def test_admin_creates_lists_and_changes_people(client: TestClient, people: Peop
             "manager": "mia",
             "department": "Sales",
             "employee_id": "E-1",
+            "password": PASSWORD,
         },
         headers=admin.auth,
     )

@@ -72,7 +72,7 @@ def test_a_failed_audit_write_rolls_back_the_change_and_answers_503(
 ) -> None:
     admin = people.admin
     _make_audit_inserts_fail(runtime)
-    body = {"username": "zed", "display_name": "Zed", "email": "zed@example.com", "roles": ["staff"]}
+    body = {"username": "zed", "display_name": "Zed", "email": "zed@example.com", "roles": ["ingest"]}
     response = client.post("/users", json=body, headers=admin.auth)
     assert response.status_code == 503
     assert "nothing was changed" in response.json()["detail"]

@@ -39,6 +39,7 @@ def test_the_account_lifecycle_is_recorded_with_client_addresses(
     assert recorded(runtime, "auth.login")[1]["payload"]["client"] == "testclient"
     assert recorded(runtime, "auth.login_failed")[0]["payload"] == {
         "reason": "bad password",
+        "burst": "started",
         "client": "testclient",
         "user_agent": "testclient",
     }

@@ -62,6 +62,8 @@ def test_a_crm_export_of_5000_rows_by_a_leaver_triggers_the_leaver_rule(
         ("ann", "crm.export", "report:all-accounts"),
     ]
     payload = orjson.loads(stored[1].body)["payload"]
+    # The entry names the key that forwarded the event, and who made that key.
+    assert payload.pop("auth")["key_created_by"] == people.admin.username
     assert payload == {
         "source": "crm",
         "external": True,
