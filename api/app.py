@@ -26,6 +26,7 @@ from api.routers import (
     hr,
     notifications,
     ops,
+    role_changes,
     rules,
     users,
 )
@@ -43,6 +44,7 @@ ROUTERS = (
     content.router,
     auth.router,
     users.router,
+    role_changes.router,
     notifications.router,
     alerts.router,
     events.router,

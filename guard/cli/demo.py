@@ -87,6 +87,7 @@ def demo(
                 password=password,
                 passwords=rt.passwords,
                 now=now,
+                on_host=True,
             )
         customers = {
             external_id: create_customer(

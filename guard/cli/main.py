@@ -74,6 +74,7 @@ def init(
             password=password,
             passwords=rt.passwords,
             now=rt.clock.now(),
+            on_host=True,
         )
     typer.echo(f"created the first admin {admin_username!r}")
     if generated:

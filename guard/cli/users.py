@@ -1,4 +1,4 @@
-"""`guard users add|list|passwd|suspend|hold|lift-hold` and `guard users api-keys create|list|revoke`."""
+"""`guard users add|list|grant|passwd|suspend|hold|lift-hold`, `guard users api-keys create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from guard.auth import password_change
 from guard.bounds import check_time
 from guard.cli.common import CLI_ACTOR, fail, runtime, unit_of_work
-from guard.people import api_keys, holds, service
+from guard.people import api_keys, holds, roles, service
 from guard.types import HoldKind
 
 app = typer.Typer(help="Manage people.", no_args_is_help=True)
@@ -48,6 +48,7 @@ def add(
             password=password,
             passwords=rt.passwords,
             now=rt.clock.now(),
+            on_host=True,
         )
         typer.echo(f"created {user.username} ({', '.join(user.roles)}) id={user.id}")
 
@@ -87,6 +88,28 @@ def passwd(
         )
     then = "; a new one must be chosen at the next login" if change_required else ""
     typer.echo(f"{user.username}: password set, every session ended{then}")
+
+
+@app.command("grant")
+def grant(
+    username: str,
+    role: list[str] = typer.Argument(..., help="Roles to give (or with --remove, to take)"),
+    remove: bool = typer.Option(False, "--remove", help="Take the roles instead of giving them"),
+) -> None:
+    """Change a person's roles on the host, admin and security included: the way to give the admin role
+    where there is no second admin to confirm it. Recorded as done on the host."""
+    rt = runtime()
+    with unit_of_work(rt.db) as session:
+        user = service.find_user(session=session, ref=username)
+        after = roles.grant_on_host(
+            session=session,
+            actor=CLI_ACTOR,
+            user=user,
+            add=[] if remove else role,
+            remove=role if remove else [],
+            now=rt.clock.now(),
+        )
+        typer.echo(f"{user.username}: roles {', '.join(after) or 'none'}")
 
 
 @app.command("list")

@@ -72,3 +72,23 @@ class UserHold(Base):
     lifted_by: Mapped[str | None] = mapped_column(String(64))
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lift_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class RoleChange(Base):
+    """A change to the roles that see or change everything (admin, security): proposed by one admin and
+    applied only when a second one confirms it (or on the host with `guard users grant`)."""
+
+    __tablename__ = "role_changes"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    from_roles: Mapped[list[str]] = mapped_column(JSON)
+    to_roles: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500))
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending, then confirmed, rejected, expired, or stale (the roles changed meanwhile)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(500))

@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 
 from guard.audit.log import record
 from guard.auth.passwords import Passwords
-from guard.errors import Conflict, InvalidInput, NotFound
+from guard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from guard.people import holds
 from guard.people.models import User
 from guard.types import WORKING_STATUSES, HoldKind, Lifecycle, Role, Status
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Roles that see or change everything: given or taken only with a second person (guard.people.roles).
+POWERFUL_ROLES = frozenset({Role.ADMIN.value, Role.SECURITY.value})
 # Roles of machine accounts, which use API keys and never log in: only they may be made without a password.
 MACHINE_ROLES = frozenset({Role.INGEST.value, Role.HR.value})
 ADMIN_SETTABLE_STATUSES = frozenset({Status.ACTIVE, Status.SUSPENDED})
@@ -36,7 +38,7 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _check_roles(roles: Iterable[str]) -> list[str]:
+def check_roles(roles: Iterable[str]) -> list[str]:
     result = []
     for role in roles:
         if role not in Role.__members__.values():
@@ -86,12 +88,20 @@ def create_user(
     password: str | None = None,
     manager: str | None = None,
     employee_id: str | None = None,
+    on_host: bool = False,
 ) -> User:
+    """`on_host`: the CLI, run by whoever holds Guard's keys, may give any role; through the API the roles
+    that see or change everything (admin, security) need a second person (guard.people.roles)."""
     if not USERNAME.match(username):
         raise InvalidInput("username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
     if not EMAIL.match(email):
         raise InvalidInput(f"{email!r} is not an email address")
-    roles = _check_roles(roles or [Role.STAFF])
+    roles = check_roles(roles or [Role.STAFF])
+    if not on_host and POWERFUL_ROLES & set(roles):
+        raise InvalidInput(
+            "the admin and security roles need a second person: create the person with other roles, "
+            "then propose these with POST /role-changes"
+        )
     identities = [User.username == username, User.email == email.lower()]
     if employee_id:
         identities.append(User.employee_id == employee_id)
@@ -185,7 +195,14 @@ def update_user(
     user = get_user(session=session, user_id=user_id)
     changes: dict[str, Any] = {}
     if roles is not None:
-        new_roles = _check_roles(roles)
+        new_roles = check_roles(roles)
+        if new_roles != user.roles and user.username == actor:
+            raise Forbidden("nobody changes their own roles")
+        if (set(new_roles) ^ set(user.roles)) & POWERFUL_ROLES:
+            raise Conflict(
+                "the admin and security roles change only with a second person: propose the change with "
+                "POST /role-changes and have another admin confirm it"
+            )
         if new_roles != user.roles:
             changes["roles"] = {"from": user.roles, "to": new_roles}
             user.roles = new_roles

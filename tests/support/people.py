@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from fastapi.testclient import TestClient
 
 from guard.db import transaction
-from guard.people.service import create_user
+from guard.people.roles import grant_on_host
+from guard.people.service import POWERFUL_ROLES, create_user, get_user
 from guard.runtime import Runtime
 
 PASSWORD = "a-long-test-password"
@@ -53,6 +54,7 @@ class People:
                     password=PASSWORD,
                     passwords=self.runtime.passwords,
                     now=self.runtime.clock.now(),
+                    on_host=True,
                 )
             self._admin = self.login("root")
         return self._admin
@@ -63,16 +65,31 @@ class People:
         return self._admin
 
     def add(self, username: str, *roles: str, login: bool = True, **fields: str) -> Person:
+        """Through the API; the admin and security roles, which the API gives only with a second admin,
+        are then granted as on the host (`guard users grant`)."""
+        powerful = [r for r in roles if r in POWERFUL_ROLES]
         body = {
             "username": username,
             "display_name": username.title(),
             "email": f"{username}@example.com",
-            "roles": list(roles) or ["staff"],
+            "roles": [r for r in roles if r not in POWERFUL_ROLES] or ["staff"],
             "password": PASSWORD,
             **fields,
         }
         response = self.client.post("/users", json=body, headers=self.admin.auth)
         assert response.status_code == 201, response.text
+        if powerful:
+            with transaction(self.runtime.db.write) as session:
+                user = get_user(session=session, user_id=response.json()["id"])
+                placeholder = [] if len(powerful) < len(roles) else ["staff"]  # only there to create them
+                grant_on_host(
+                    session=session,
+                    actor="test",
+                    user=user,
+                    add=powerful,
+                    remove=placeholder,
+                    now=self.runtime.clock.now(),
+                )
         if login:
             return self.login(username)
         return Person(response.json()["id"], username, "", "")
