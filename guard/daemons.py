@@ -10,6 +10,7 @@ from typing import Protocol
 
 from guard.access.background import expiry_job, vault_watcher
 from guard.audit.jobs import audit_jobs
+from guard.auth.background import keys_job
 from guard.background import BackgroundRunner, Job
 from guard.detection.background import detection_job, policy_watcher
 from guard.hr.background import inbox_watcher, sweep_job
@@ -35,6 +36,7 @@ def build_jobs(runtime: Runtime) -> list[Job]:
         expiry_job(runtime),
         sweep_job(runtime),
         *audit_jobs(runtime),
+        keys_job(runtime),
     ]
     return jobs
 

@@ -2,6 +2,7 @@
 
 Layout under the keys directory (owner-only permissions):
     jwt/<kid>.pem, jwt/ACTIVE        Ed25519 keys that sign access tokens
+    jwt/RETIRED                       key ids no longer trusted (a compromised key): their tokens are refused
     audit/<kid>.pem, audit/<kid>.pub  Ed25519 keys that sign audit checkpoints (public keys outlive rotation)
     audit/ACTIVE
     master.key                        32 random bytes, base64, wrapping every document's data key
@@ -90,6 +91,32 @@ def ensure_keys(keys_dir: Path) -> list[str]:
     return created
 
 
+def retire(keys_dir: Path, kid: str) -> None:
+    """Stop trusting a JWT signing key (say, a leaked one): every token it signed is refused once the
+    servers have reloaded their keys (within `auth.keys_reload_seconds`). The active key cannot be retired:
+    rotate first."""
+    folder = keys_dir / "jwt"
+    if not KID_PATTERN.match(kid) or not kid.startswith("jwt-") or not (folder / f"{kid}.pub").exists():
+        raise ConfigError(f"no JWT signing key {kid!r} in {folder}")
+    if (folder / "ACTIVE").read_text().strip() == kid:
+        raise ConfigError(
+            f"{kid} is the active signing key; run `guard keys rotate jwt` first, then retire it"
+        )
+    retired = retired_kids(folder)
+    if kid in retired:
+        raise ConfigError(f"{kid} is already retired")
+    tmp = folder / "RETIRED.tmp"
+    tmp.write_text("".join(f"{k}\n" for k in sorted({*retired, kid})))
+    tmp.replace(folder / "RETIRED")
+
+
+def retired_kids(folder: Path) -> set[str]:
+    path = folder / "RETIRED"
+    if not path.exists():
+        return set()
+    return {line.strip() for line in path.read_text().splitlines() if KID_PATTERN.match(line.strip())}
+
+
 def rotate(keys_dir: Path, purpose: Purpose) -> str:
     """Make a new active signing key; older keys stay for verification."""
     if not keys_dir.exists():
@@ -128,6 +155,9 @@ def _load_purpose(keys_dir: Path, purpose: Purpose) -> tuple[SigningKey, dict[st
     if not isinstance(private, Ed25519PrivateKey):
         raise ConfigError(f"{private_file} is not an Ed25519 private key")
     public[active_kid] = private.public_key()
+    if purpose == "jwt":  # retired keys verify nothing (audit public keys stay: old checkpoints need them)
+        for kid in retired_kids(folder) - {active_kid}:
+            public.pop(kid, None)
     return SigningKey(active_kid, private), public
 
 
@@ -141,6 +171,11 @@ def decode_master_key(text: str, *, source: str) -> bytes:
     if len(set(key)) < 8:
         raise ConfigError(f"{source} looks like a placeholder, not a random key")
     return key
+
+
+def load_jwt_keys(keys_dir: Path) -> tuple[SigningKey, dict[str, Ed25519PublicKey]]:
+    """The JWT signing key and the public keys trusted now (read again by running servers)."""
+    return _load_purpose(keys_dir, "jwt")
 
 
 def load_keyring(keys_dir: Path, *, master_key_override: str | None = None) -> Keyring:

@@ -48,6 +48,9 @@ class AuthSettings(Section):
     # `throttle_free_failures` cost nothing; each further one doubles a wait before the next try (from one
     # second, at most `throttle_max_delay_seconds`); at `throttle_lockout_failures` the key is locked for
     # `throttle_lockout_minutes`.
+    # How often each server re-reads the JWT keys directory: a `guard keys rotate jwt` or `guard keys
+    # retire KID` reaches every worker within this many seconds, without a restart.
+    keys_reload_seconds: float = Field(5, gt=0, le=3600)
     throttle_window_minutes: int = Field(15, ge=1, le=24 * 60)
     throttle_free_failures: int = Field(5, ge=1, le=1000)
     throttle_max_delay_seconds: int = Field(60, ge=1, le=3600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -28,6 +29,7 @@ class AccessClaims:
     # How the session's token was obtained: "password" (a login) or "refresh"; None in tokens made before
     # Guard recorded it.
     via: str | None = None
+    kid: str = ""  # the key that signed it
 
 
 class TokenCodec:
@@ -43,10 +45,24 @@ class TokenCodec:
     ) -> None:
         self._signing = signing
         self._public = dict(public_keys)
+        self._lock = threading.Lock()
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
         self.leeway = leeway
+
+    @property
+    def key_ids(self) -> tuple[str, frozenset[str]]:
+        """(the signing key id, the key ids trusted for verification)."""
+        return self._signing.kid, frozenset(self._public)
+
+    def replace_keys(self, *, signing: SigningKey, public_keys: dict[str, Ed25519PublicKey]) -> None:
+        """Sign with `signing` and trust only `public_keys` from now on (a rotation or a retirement on
+        disk). Tokens verified earlier are forgotten, so one signed by a retired key is refused at once."""
+        with self._lock:
+            self._public = dict(public_keys)
+            self._signing = signing
+            self._verified.cache_clear()
 
     def issue(
         self, *, user_id: str, token_version: int, family_id: str | None, via: str, now: datetime
@@ -72,6 +88,8 @@ class TokenCodec:
     def decode(self, token: str, *, now: datetime) -> AccessClaims:
         """Verify signature and claims (memoised per token string), then expiry against `now`."""
         claims = self._verified(token)
+        if claims.kid not in self._public:  # retired since it was verified
+            raise Unauthenticated("the access token was signed by a key that is no longer trusted")
         if claims.exp.timestamp() + self.leeway.total_seconds() < now.timestamp():
             raise Unauthenticated("the access token has expired; refresh it or log in again")
         return claims
@@ -85,7 +103,8 @@ class TokenCodec:
         except jwt.PyJWTError as exc:
             raise Unauthenticated("the access token is malformed") from exc
         kid = header.get("kid")
-        key = self._public.get(kid) if isinstance(kid, str) else None
+        kid = kid if isinstance(kid, str) else ""
+        key = self._public.get(kid)
         if key is None:
             raise Unauthenticated("the access token was signed by an unknown key")
         if header.get("alg") != ALGORITHM:
@@ -113,4 +132,5 @@ class TokenCodec:
             fam=fam if isinstance(fam, str) else None,
             exp=datetime.fromtimestamp(exp, tz=UTC),
             via=via if isinstance(via, str) else None,
+            kid=kid,
         )

@@ -120,8 +120,23 @@ def rotate(purpose: str = typer.Argument("jwt", help="jwt or audit")) -> None:
     if purpose not in keyring.PURPOSES:
         fail("purpose must be 'jwt' or 'audit'")
     kid = keyring.rotate(settings().keys_path, purpose)  # type: ignore[arg-type]
-    typer.echo(f"new active {purpose} key {kid}; restart Guard to sign with it")
+    if purpose == "jwt":
+        seconds = settings().auth.keys_reload_seconds
+        typer.echo(f"new active jwt key {kid}; running servers sign with it within {seconds:g} s")
+    else:
+        typer.echo(f"new active audit key {kid}; restart Guard to sign checkpoints with it")
     audit.record_cli_event(action="keys.rotate", target=f"keys:{purpose}", payload={"kid": kid})
+
+
+@keys_app.command("retire")
+def retire(
+    kid: str = typer.Argument(..., help="The id of a JWT signing key that is no longer active"),
+) -> None:
+    """Stop trusting a JWT signing key (a leaked one): every token it signed is refused, in every worker,
+    within `auth.keys_reload_seconds`."""
+    keyring.retire(settings().keys_path, kid)
+    typer.echo(f"retired {kid}: tokens it signed are refused from the next key reload on")
+    audit.record_cli_event(action="keys.retire", target="keys:jwt", payload={"kid": kid})
 
 
 def main() -> None:
