@@ -63,13 +63,12 @@ async def content(token: str, http: Request, runtime: RuntimeDep, now: NowDep) -
         content_service.record_delivery(session=session, claim=claim, delivery=delivery, now=now)
 
     await unit.anonymous(http, runtime, recording)
-    return Response(
-        delivery.body,
-        media_type=delivery.content_type,
-        headers={
-            "Content-Disposition": _disposition(delivery.filename, attachment=delivery.attachment),
-            "X-Guard-Watermark": delivery.watermark,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    headers = {
+        "Content-Disposition": _disposition(delivery.filename, attachment=delivery.attachment),
+        "X-Guard-Watermark": delivery.watermark,
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if delivery.active:  # an uploaded page or SVG never runs in Guard's origin, even if opened in place
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return Response(delivery.body, media_type=delivery.content_type, headers=headers)

@@ -62,6 +62,26 @@ class Claim:
     copies: tuple[CopyOf, ...]
 
 
+# Types a browser would run as a page in Guard's own origin (scripts, event handlers): a copy of one is
+# always a download, and sandboxed should anything open it in place.
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "text/javascript",
+        "application/javascript",
+    }
+)
+
+
+def is_active(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() in ACTIVE_TYPES
+
+
 @dataclass(frozen=True)
 class Delivery:
     body: bytes
@@ -70,6 +90,10 @@ class Delivery:
     attachment: bool
     watermark: str  # the mark, also sent as a header
     marked_inside: bool
+
+    @property
+    def active(self) -> bool:
+        return is_active(self.content_type)
 
 
 def _grant(
@@ -161,9 +185,8 @@ def build(*, vault: Vault, claim: Claim, now: datetime) -> Delivery:
     if claim.action != "export":
         copy, data = plaintexts[0]
         body, inside = apply(data, copy.content_type, mark)
-        return Delivery(
-            body, copy.content_type, copy.filename, claim.action == "download", mark.header, inside
-        )
+        attachment = claim.action == "download" or is_active(copy.content_type)
+        return Delivery(body, copy.content_type, copy.filename, attachment, mark.header, inside)
     members = [
         archive.Member(c.document_id, c.customer, c.filename, c.content_type, data) for c, data in plaintexts
     ]

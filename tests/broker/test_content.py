@@ -122,6 +122,28 @@ def test_html_gets_a_comment_and_a_visible_footer(broker: Broker, client: TestCl
     assert body.index(b"<footer") < body.index(b"</body>")
 
 
+def test_pages_and_svg_never_run_in_guards_origin(broker: Broker, client: TestClient) -> None:
+    ann = broker.person("ann")
+    customer = broker.customer(ann)
+    script = b"<script>fetch('/me')</script>"
+    for filename, content_type in (
+        ("a.html", "text/html; charset=utf-8"),
+        ("b.svg", "image/svg+xml"),
+        ("c.xhtml", "application/xhtml+xml"),
+    ):
+        content = b"<html><body>" + script + b"</body></html>" if "html" in content_type else script
+        document = broker.upload(customer, filename=filename, content_type=content_type, content=content)
+        viewed = client.get(f"/content/{broker.ask(ann, document)['content_token']}")
+        assert viewed.status_code == 200
+        # Even a view is a download, and a browser told to open it anyway runs nothing of it.
+        assert viewed.headers["content-disposition"].startswith("attachment;"), filename
+        assert viewed.headers["content-security-policy"] == "sandbox; default-src 'none'", filename
+        assert viewed.headers["x-content-type-options"] == "nosniff"
+    text = broker.upload(customer, filename="n.txt", content_type="text/plain", content=b"notes")
+    plain = client.get(f"/content/{broker.ask(ann, text)['content_token']}")
+    assert plain.headers["content-disposition"].startswith("inline;")  # a view of text stays in place
+
+
 def test_binary_formats_are_delivered_as_stored_with_the_mark_in_a_header(
     broker: Broker, client: TestClient, runtime: Runtime
 ) -> None:
