@@ -84,6 +84,7 @@ def refresh(
         codec=runtime.codec,
         refresh_token=body.refresh_token,
         client=client,
+        throttle=throttle.ThrottlePolicy.from_settings(runtime.settings.auth),
         now=now,
         refresh_lifetime=runtime.refresh_lifetime,
     )

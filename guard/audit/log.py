@@ -89,20 +89,40 @@ def record(
     Without the commit hook nothing would ever be written, so that is refused (fail closed)."""
     if not _hooked:
         raise Unavailable("the audit log's commit hook is not installed; nothing can be recorded")
-    body = dict(payload or {})
+    body = {key: capped(value) for key, value in (payload or {}).items()}
     credential = session.info.get(CREDENTIAL_KEY)
     if credential is not None:
         body["auth"] = credential  # Guard's word on how the actor authenticated, never a caller's
     entry = PendingEntry(
         ts=(ts or datetime.now(UTC)).astimezone(UTC),
-        actor=actor,
+        actor=capped(actor, limit=NAME_LIMIT),
         action=action,
-        target=target,
+        target=capped(target, limit=NAME_LIMIT),
         payload=body,
         savepoint=session.get_nested_transaction(),
     )
     session.info.setdefault(PENDING_KEY, []).append(entry)
     return entry
+
+
+# An entry is append-only and kept for years: no text a client sent is stored whole if it is long (a 3 MB
+# User-Agent on a failed refresh would otherwise be 3 MB in the log). Every field Guard validates stays
+# under these limits, so only what nobody checked is cut, and the cut is marked.
+FIELD_LIMIT = 1024
+NAME_LIMIT = 300
+
+
+def capped(value: Any, *, limit: int = FIELD_LIMIT) -> Any:
+    """`value` with every string longer than `limit` cut to it and marked as cut (lists and dicts too)."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return f"{value[:limit]}…[cut {len(value) - limit} characters]"
+    if isinstance(value, dict):
+        return {capped(k, limit=NAME_LIMIT): capped(v, limit=limit) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [capped(item, limit=limit) for item in value]
+    return value
 
 
 def act_with(session: Session, credential: dict[str, Any] | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -21,7 +22,15 @@ from sqlalchemy.orm import Session
 from guard.audit.log import record
 from guard.auth.models import EndedTokenFamily, RefreshToken, RevokedAccessToken
 from guard.auth.passwords import Passwords
-from guard.auth.throttle import ThrottlePolicy, check_under_lock, clear, count_failure, keys_for
+from guard.auth.throttle import (
+    Counted,
+    ThrottlePolicy,
+    check_under_lock,
+    clear,
+    count_failure,
+    keys_for,
+    refresh_key,
+)
 from guard.auth.tokens import AccessClaims, TokenCodec
 from guard.db import new_id
 from guard.errors import Unauthenticated
@@ -32,6 +41,7 @@ from guard.types import WORKING_STATUSES
 
 REFRESH_PREFIX = "rt_"
 NOT_ACTIVE = "the account behind these credentials is not active"
+USER_AGENT_LIMIT = 512  # a header anyone can send: what the log keeps of it
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,10 @@ class ClientInfo:
     user_agent: str | None
 
     def as_payload(self) -> dict[str, str | None]:
-        return {"client": self.address, "user_agent": self.user_agent}
+        agent = self.user_agent
+        if agent is not None and len(agent) > USER_AGENT_LIMIT:
+            agent = f"{agent[:USER_AGENT_LIMIT]}…[cut {len(agent) - USER_AGENT_LIMIT} characters]"
+        return {"client": self.address, "user_agent": agent}
 
 
 def _new_refresh(
@@ -158,30 +171,15 @@ def login(
             if user is None
             else ("bad password" if not password_ok else f"status {user.status}")
         )
-        counted = count_failure(rows=rows, policy=throttle, now=now)
-        if counted.burst_started:
-            record(
-                session=session,
-                actor=username[:200],
-                action="auth.login_failed",
-                target=f"user:{username[:64]}",
-                payload={"reason": reason, "burst": "started", **client.as_payload()},
-                ts=now,
-            )
-        for locked in counted.locked:
-            record(
-                session=session,
-                actor=username[:200],
-                action="auth.lockout",
-                target=locked.key,
-                payload={
-                    "failures": locked.failures,
-                    "until": locked.locked_until.isoformat() if locked.locked_until else None,
-                    "last_reason": reason,
-                    **client.as_payload(),
-                },
-                ts=now,
-            )
+        _record_failure(
+            session=session,
+            counted=count_failure(rows=rows, policy=throttle, now=now),
+            actor=username[:200],
+            action="auth.login_failed",
+            target=f"user:{username[:64]}",
+            payload={"reason": reason, **client.as_payload()},
+            now=now,
+        )
         raise Unauthenticated("wrong username or password, or the account is not active", keep_changes=True)
     failed_before = clear(rows=rows, policy=throttle, now=now)
     pair = start_session(
@@ -204,6 +202,39 @@ def login(
     return pair
 
 
+def _record_failure(
+    *,
+    session: Session,
+    counted: Counted | None,
+    actor: str,
+    action: str,
+    target: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """One entry when a burst of failures starts (or for every failure nothing counts) and one per lockout:
+    a stranger's guesses cannot fill the log."""
+    if counted is None or counted.burst_started:
+        burst = {"burst": "started"} if counted is not None else {}
+        record(
+            session=session, actor=actor, action=action, target=target, payload={**payload, **burst}, ts=now
+        )
+    for locked in counted.locked if counted is not None else []:
+        record(
+            session=session,
+            actor=actor,
+            action="auth.lockout",
+            target=locked.key,
+            payload={
+                "failures": locked.failures,
+                "until": locked.locked_until.isoformat() if locked.locked_until else None,
+                "after": action,
+                **payload,
+            },
+            ts=now,
+        )
+
+
 def _revoke_family(*, session: Session, family_id: str, now: datetime) -> None:
     """End a session: its refresh tokens and every access token issued in it."""
     session.execute(
@@ -224,6 +255,7 @@ def refresh(
     codec: TokenCodec,
     refresh_token: str,
     client: ClientInfo,
+    throttle: ThrottlePolicy,
     now: datetime,
     refresh_lifetime: timedelta,
 ) -> TokenPair:
@@ -232,13 +264,17 @@ def refresh(
         select(RefreshToken).where(RefreshToken.token_hash == hash_secret(refresh_token)).with_for_update()
     ).first()
     if stored is None:
-        record(
+        # Anyone can send made-up tokens: they are throttled per address and logged once per burst.
+        keys = [refresh_key(client.address)] if client.address else []
+        rows = check_under_lock(session=session, keys=keys, policy=throttle, now=now)
+        _record_failure(
             session=session,
+            counted=count_failure(rows=rows, policy=throttle, now=now) if rows else None,
             actor="unknown",
             action="auth.refresh_failed",
             target="refresh-token",
             payload={"reason": "unknown token", **client.as_payload()},
-            ts=now,
+            now=now,
         )
         raise Unauthenticated("unknown refresh token; log in again", keep_changes=True)
     user = session.get(User, stored.user_id)

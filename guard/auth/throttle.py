@@ -59,6 +59,11 @@ def keys_for(username: str, address: str | None) -> list[str]:
     return sorted(keys)  # always locked in this order: no deadlock between two logins
 
 
+def refresh_key(address: str) -> str:
+    """Made-up refresh tokens are counted per client address."""
+    return f"refresh-address:{address[:100]}"
+
+
 def wait_seconds(*, session: Session, keys: list[str], policy: ThrottlePolicy, now: datetime) -> int:
     """0 when a try may go ahead now, else how many seconds it must wait (a plain read, no lock)."""
     rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
