@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from guard.clock import FixedClock
 from guard.runtime import Runtime
 from tests.broker.test_access import audit
+from tests.support.live import live_server, worker_pids
 from tests.support.live import run_guard as guard
 from tests.support.people import People
 
@@ -137,3 +139,24 @@ def test_the_cli_makes_lists_and_revokes_keys(tmp_path: Path, db_url: str) -> No
     revoked = guard(home, db_url, "users", "api-keys", "revoke", "hr-bot", key_id, "--reason", "rotated")
     assert revoked.returncode == 0, revoked.stderr
     assert "revoked" in guard(home, db_url, "users", "api-keys", "list", "hr-bot").stdout
+
+
+def test_a_revoked_key_is_refused_on_the_next_request_in_every_worker(
+    postgres_url: str, guard_home: Path, pg_people: People
+) -> None:
+    crm = pg_people.add("crm-bot", "ingest", login=False)
+    with live_server(guard_home, postgres_url, workers=2) as base, httpx.Client(base_url=base) as http:
+        assert len(worker_pids(base)) == 2
+        admin = People(http, pg_people.runtime).login("root").auth  # type: ignore[arg-type]
+        key = httpx.post(f"{base}/users/{crm.id}/api-keys", json={"name": "crm"}, headers=admin).json()
+        auth = api_key(key["key"])
+        # Fresh connections land on either worker: the key works on both ...
+        assert {httpx.get(f"{base}/healthz").json()["worker"] for _ in range(40)} == worker_pids(base)
+        assert all(httpx.get(f"{base}/me", headers=auth).status_code == 200 for _ in range(20))
+        revoked = httpx.request(
+            "DELETE", f"{base}/users/{crm.id}/api-keys/{key['id']}", json={"reason": "leaked"}, headers=admin
+        )
+        assert revoked.status_code == 200
+        # ... and from the very next request on, on both, it is refused.
+        answers = [httpx.get(f"{base}/me", headers=auth) for _ in range(20)]
+    assert {a.status_code for a in answers} == {401}
