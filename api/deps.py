@@ -131,7 +131,9 @@ def read_credential(request: Request, runtime: Runtime, at: datetime) -> Credent
 
 
 # What a person whose password was reset may do before choosing a new one.
-WHILE_CHANGE_DUE = frozenset({("POST", "/me/password"), ("GET", "/me"), ("POST", "/auth/logout")})
+WHILE_CHANGE_DUE = frozenset(
+    {("POST", "/me/password"), ("GET", "/me"), ("POST", "/auth/logout"), ("POST", "/auth/logout-all")}
+)
 
 
 def authenticate(request: Request, session: Session, credential: Credential, at: datetime) -> Principal:

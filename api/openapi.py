@@ -61,6 +61,7 @@ DESCRIPTIONS = {
     ("get", "/content/{token}"): "Exchange a content token for the grant's bytes, once.",
     ("post", "/auth/login"): "Log in with a username and password; returns an access and a refresh token.",
     ("post", "/auth/refresh"): "Swap a refresh token for a new pair; the old one stops working.",
+    ("post", "/auth/logout-all"): "End every session of the caller, on every device.",
     ("post", "/auth/logout"): "End this session: every access and refresh token issued in it stops working.",
     ("get", "/me"): "The caller: roles, status, lifecycle and holds.",
     ("post", "/users"): "Create a person (admin).",

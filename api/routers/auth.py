@@ -97,6 +97,12 @@ def logout(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Respons
     return Response(status_code=204)
 
 
+@router.post("/auth/logout-all", status_code=204)
+def logout_everywhere(principal: PrincipalDep, session: SessionDep, now: NowDep) -> Response:
+    service.logout_everywhere(session=session, principal=principal, now=now)
+    return Response(status_code=204)
+
+
 @router.get("/me", response_model=UserOut)
 def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
     user = get_user(session=session, user_id=principal.user_id)

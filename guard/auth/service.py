@@ -36,6 +36,7 @@ from guard.db import new_id
 from guard.errors import Unauthenticated
 from guard.people.models import ApiKey, User
 from guard.people.service import hash_secret
+from guard.people.sessions import revoke_sessions
 from guard.prepared import PreparedStatement
 from guard.types import WORKING_STATUSES
 
@@ -341,6 +342,23 @@ def logout(*, session: Session, principal: Principal, now: datetime) -> None:
         action="auth.logout",
         target=f"user:{principal.username}",
         payload={"family": principal.family_id},
+        ts=now,
+    )
+
+
+def logout_everywhere(*, session: Session, principal: Principal, now: datetime) -> None:
+    """End every session of the person, on every device: all their access and refresh tokens stop working
+    on their next use, in every worker (API keys are managed separately)."""
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise Unauthenticated(NOT_ACTIVE)
+    revoke_sessions(session=session, user=user, now=now)
+    record(
+        session=session,
+        actor=principal.username,
+        action="auth.logout_all",
+        target=f"user:{principal.username}",
+        payload={},
         ts=now,
     )
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from guard.clock import FixedClock
 from guard.runtime import Runtime
+from tests.broker.test_access import audit
 from tests.support.people import PASSWORD, People
 
 
@@ -121,6 +122,20 @@ def test_logout_ends_every_access_token_of_the_session(client: TestClient, peopl
     # The access token from before the rotation belongs to the same session: it ends with it.
     assert client.get("/me", headers=ann.auth).status_code == 401
     assert client.get("/me", headers=elsewhere.auth).status_code == 200
+
+
+def test_logout_everywhere_ends_every_session_at_once(
+    client: TestClient, people: People, runtime: Runtime
+) -> None:
+    ann = people.add("ann")
+    phone = people.login("ann")
+    assert client.post("/auth/logout-all", headers=ann.auth).status_code == 204
+    for session in (ann, phone):
+        assert client.get("/me", headers=session.auth).status_code == 401
+        assert client.post("/auth/refresh", json={"refresh_token": session.refresh_token}).status_code == 401
+    assert people.login("ann").access_token  # a new login works
+    (entry,) = audit(runtime, "auth.logout_all")
+    assert entry["actor"] == "ann"
 
 
 def test_expired_token_is_refused(client: TestClient, people: People, clock: FixedClock) -> None:
