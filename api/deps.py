@@ -17,7 +17,7 @@ from guard.audit.log import act_with
 from guard.auth import service as auth
 from guard.auth.service import ClientInfo, Credential, Principal
 from guard.db import end_unit, transaction
-from guard.errors import Forbidden, Unauthenticated
+from guard.errors import Forbidden, InvalidInput, Unauthenticated
 from guard.people import api_keys
 from guard.runtime import Runtime
 
@@ -83,10 +83,45 @@ def commit_in_route_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class GuardRoute(APIRoute):
-    """Every router uses this route class: see `commit_in_route_thread`."""
+    """Every router uses this route class: see `commit_in_route_thread`. It also refuses query parameters
+    the route does not take (422): a misspelt filter must not silently widen a list to everything."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, commit_in_route_thread(endpoint), **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+        accepted = _query_names(self.dependant)
+        if accepted is None:  # the route checks its own parameters (see `checks_own_query`)
+            return handler
+
+        async def checked(request: Request) -> Any:
+            unknown = sorted({name for name in request.query_params if name not in accepted})
+            if unknown:
+                takes = ", ".join(sorted(accepted)) or "no query parameters"
+                raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this endpoint takes: {takes}")
+            return await handler(request)
+
+        return checked
+
+
+def checks_own_query(check: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a dependency that validates the query string itself (the route's declared parameters are
+    then not the whole list)."""
+    check.checks_own_query = True  # type: ignore[attr-defined]
+    return check
+
+
+def _query_names(dependant: Any) -> frozenset[str] | None:
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        if getattr(current.call, "checks_own_query", False):
+            return None
+        names.update(param.alias for param in current.query_params)
+        stack.extend(current.dependencies)
+    return frozenset(names)
 
 
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep, checks_own_query, require_roles
 from guard.audit import export as exports
 from guard.audit import search as searching
 from guard.audit.checkpoints import load_public_keys
@@ -36,7 +36,7 @@ def known_parameters(*names: str) -> Callable[..., None]:
         if repeated:
             raise InvalidInput(f"give {repeated[0]!r} once")
 
-    return _check
+    return checks_own_query(_check)
 
 
 class AuditEntryOut(BaseModel):

@@ -74,7 +74,9 @@ def run_guarded(app: typer.Typer) -> None:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
+        # Bad usage (an unknown command, a missing option, a value that does not parse): click's message
+        # and exit 2, never a traceback. Typer 0.2x vendors click, so both kinds are recognised.
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(EXIT_USAGE)
         raise

@@ -84,3 +84,16 @@ def test_placeholder_secret_or_missing_keys_refuse_to_start(tmp_path: Path, db_u
     weak_master = guard(home, db_url, "serve", "--port", "1", GUARD_MASTER_KEY="A" * 44)
     assert weak_master.returncode == 2
     assert "GUARD_MASTER_KEY" in weak_master.stderr
+
+
+def test_bad_usage_is_a_message_and_exit_2_never_a_traceback(tmp_path: Path, db_url: str) -> None:
+    home = tmp_path / "home"
+    for args in (
+        ("nosuchcmd",),
+        ("users", "add", "bob"),  # --email missing
+        ("users", "api-keys", "create", "bob", "--name", "x", "--expires", "not-a-date"),
+    ):
+        answer = guard(home, db_url, *args)
+        assert answer.returncode == 2, args
+        assert "Traceback" not in answer.stderr, args
+        assert "Error:" in answer.stderr, args
