@@ -33,13 +33,13 @@ class LeaderLock:
         if self.held:
             return True
         if self._engine.dialect.name == "postgresql":
-            connection = self._engine.connect()
+            # Autocommit: the lock belongs to the connection, not to a transaction, and nothing is written.
+            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             # Advisory locks are per database: key by schema too, so deployments sharing a database
             # (one schema each) elect their own leaders.
             schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
             self._key = zlib.crc32(f"{self._name}:{schema}".encode())
             got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
-            connection.commit()
             if got:
                 self._connection = connection
             else:
@@ -64,7 +64,6 @@ class LeaderLock:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT 1"))
-                self._connection.commit()
             except Exception:
                 self.release()
                 return False
@@ -74,7 +73,6 @@ class LeaderLock:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-                self._connection.commit()
                 self._connection.close()
             except Exception:  # the connection is gone; so is the lock
                 self._connection.invalidate()

@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from guard.audit.log import discard_staged_after, staged_count
-from guard.db import database_problem, driver_cursor
+from guard.db import driver_cursor, end_unit
 from guard.errors import GuardError, Unavailable
 
 log = logging.getLogger("guard.access.batch")
@@ -115,14 +115,16 @@ class WriteBatcher:
     def _commit(self, batch: list[Unit]) -> list[Outcome]:
         session = self._factory()
         try:
-            outcomes = [_in_savepoint(session, work) for work, _ in batch]
-            session.commit()
+            try:
+                outcomes = [_in_savepoint(session, work) for work, _ in batch]
+            except BaseException as exc:
+                end_unit(session, exc)  # rolls back; an outage is raised as Unavailable
+                raise
+            end_unit(session, None)
             return outcomes
         except BaseException as exc:
-            session.rollback()
-            problem = database_problem(exc) if isinstance(exc, DBAPIError) else exc
             log.error("a batch of writes failed; every request in it is refused", exc_info=exc)
-            return [(None, problem)] * len(batch)
+            return [(None, exc)] * len(batch)
         finally:
             session.close()
 
