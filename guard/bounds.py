@@ -58,3 +58,11 @@ def check_text(value: str, name: str, *, multiline: bool = False) -> str:
 def visible_length(value: str) -> int:
     """How many characters a reader can see: not spaces, not control or invisible format characters."""
     return sum(1 for char in value if unicodedata.category(char)[0] not in ("Z", "C"))
+
+
+def require_reason(value: str, *, missing: str, limit: int = 500) -> str:
+    """A reason for the record: it needs visible characters (spaces, NUL or zero-width ones are not a
+    reason); runs of white space become one space and it is kept to `limit` characters."""
+    if not visible_length(value):
+        raise InvalidInput(missing)
+    return " ".join(value.split())[:limit]

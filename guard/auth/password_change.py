@@ -50,8 +50,7 @@ def change_own_password(
             ts=now,
         )
         raise Forbidden("the current password is not right; nothing was changed", keep_changes=True)
-    user.password_hash, user.must_change_password, user.updated_at = new_hash, False, now
-    revoke_sessions(session=session, user=user, now=now)
+    _replace_password(session, user, new_hash=new_hash, change_required=False, now=now)
     record(
         session=session,
         actor=user.username,
@@ -77,8 +76,7 @@ def reset_password(*, session: Session, actor: str, user_id: str, new_hash: str,
     user = get_user(session=session, user_id=user_id)
     if user.username == actor:
         raise InvalidInput("change your own password with POST /me/password (your current one is needed)")
-    user.password_hash, user.must_change_password, user.updated_at = new_hash, True, now
-    revoke_sessions(session=session, user=user, now=now)
+    _replace_password(session, user, new_hash=new_hash, change_required=True, now=now)
     record(
         session=session,
         actor=actor,
@@ -106,8 +104,7 @@ def set_password(
     *, session: Session, actor: str, user: User, new_hash: str, change_required: bool, now: datetime
 ) -> None:
     """On the host (`guard users passwd`): set a password; the person's sessions end."""
-    user.password_hash, user.must_change_password, user.updated_at = new_hash, change_required, now
-    revoke_sessions(session=session, user=user, now=now)
+    _replace_password(session, user, new_hash=new_hash, change_required=change_required, now=now)
     record(
         session=session,
         actor=actor,
@@ -116,3 +113,11 @@ def set_password(
         payload={"sessions_ended": True, "change_required": change_required},
         ts=now,
     )
+
+
+def _replace_password(
+    session: Session, user: User, *, new_hash: str, change_required: bool, now: datetime
+) -> None:
+    """Every way a password changes ends all of the person's sessions, in the same transaction."""
+    user.password_hash, user.must_change_password, user.updated_at = new_hash, change_required, now
+    revoke_sessions(session=session, user=user, now=now)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from guard.audit.log import record
+from guard.audit.log import capped, record
 from guard.auth.models import EndedTokenFamily, RefreshToken, RevokedAccessToken
 from guard.auth.passwords import Passwords
 from guard.auth.throttle import (
@@ -102,10 +102,7 @@ class ClientInfo:
     user_agent: str | None
 
     def as_payload(self) -> dict[str, str | None]:
-        agent = self.user_agent
-        if agent is not None and len(agent) > USER_AGENT_LIMIT:
-            agent = f"{agent[:USER_AGENT_LIMIT]}…[cut {len(agent) - USER_AGENT_LIMIT} characters]"
-        return {"client": self.address, "user_agent": agent}
+        return {"client": self.address, "user_agent": capped(self.user_agent, limit=USER_AGENT_LIMIT)}
 
 
 def _new_refresh(

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
-from guard.bounds import visible_length
+from guard.bounds import require_reason
 from guard.errors import Conflict, InvalidInput, NotFound
 from guard.notifications.service import notify
 from guard.people.models import ApiKey
@@ -91,9 +91,7 @@ def list_api_keys(*, session: Session, user_id: str) -> list[ApiKey]:
 def revoke_api_key(
     *, session: Session, actor: str, user_id: str, key_id: str, reason: str, now: datetime
 ) -> ApiKey:
-    if not visible_length(reason):
-        raise InvalidInput("say why the key is revoked")
-    reason = " ".join(reason.split())[:500]
+    reason = require_reason(reason, missing="say why the key is revoked")
     user = get_user(session=session, user_id=user_id)
     key = session.scalars(
         select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id).with_for_update()

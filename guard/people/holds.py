@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from guard.access.models import AccessRequest
 from guard.access.standing import void_grants
 from guard.audit.log import record
+from guard.bounds import require_reason
 from guard.errors import Conflict, InvalidInput, NotFound
 from guard.people.models import User, UserHold
 from guard.people.sessions import revoke_sessions
@@ -63,10 +64,9 @@ def set_lifecycle(session: Session, user: User, lifecycle: Lifecycle, *, now: da
 
 
 def _reason(reason: str) -> str:
-    text = " ".join(reason.split())
-    if not text:
-        raise InvalidInput("say why: a hold is placed and lifted with a reason")
-    return text[:REASON_LIMIT]
+    return require_reason(
+        reason, missing="say why: a hold is placed and lifted with a reason", limit=REASON_LIMIT
+    )
 
 
 def _kind(kind: str) -> HoldKind:

@@ -15,24 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
-from guard.bounds import visible_length
+from guard.bounds import require_reason
 from guard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from guard.notifications.service import notify
 from guard.people.models import RoleChange, User
-from guard.people.service import POWERFUL_ROLES, check_roles, get_user, security_team
-from guard.types import WORKING_STATUSES, Role
+from guard.people.service import POWERFUL_ROLES, check_roles, get_user, holders_of, security_team
+from guard.types import Role
 
 PROPOSAL_LIFETIME = timedelta(days=1)
 
 
 def needs_second_person(old: list[str], new: list[str]) -> bool:
     return bool((set(old) ^ set(new)) & POWERFUL_ROLES)
-
-
-def _reason(text: str, what: str) -> str:
-    if not visible_length(text):
-        raise InvalidInput(f"say why: {what}")
-    return " ".join(text.split())[:500]
 
 
 def propose(
@@ -48,7 +42,7 @@ def propose(
         user_id=user.id,
         from_roles=list(user.roles),
         to_roles=new_roles,
-        reason=_reason(reason, "a role change needs a reason"),
+        reason=require_reason(reason, missing="say why: a role change needs a reason"),
         proposed_by=actor,
         proposed_at=now,
         status="pending",
@@ -68,7 +62,7 @@ def propose(
         },
         ts=now,
     )
-    others = [a for a in _admins(session) if a != actor and a != user.username]
+    others = [a for a in holders_of(session, Role.ADMIN) if a != actor and a != user.username]
     notify(
         session=session,
         recipients=[*others, *security_team(session)],
@@ -110,7 +104,7 @@ def reject(*, session: Session, actor: str, change_id: str, note: str, now: date
         status="rejected",
         actor=actor,
         now=now,
-        note=_reason(note, "a rejection needs a note"),
+        note=require_reason(note, missing="say why: a rejection needs a note"),
     )
     return change
 
@@ -172,8 +166,3 @@ def _close(
         },
         ts=now,
     )
-
-
-def _admins(session: Session) -> list[str]:
-    people = session.scalars(select(User).where(User.status.in_(list(WORKING_STATUSES))))
-    return sorted(u.username for u in people if Role.ADMIN in u.roles)

@@ -27,10 +27,14 @@ MACHINE_ROLES = frozenset({Role.INGEST.value, Role.HR.value})
 ADMIN_SETTABLE_STATUSES = frozenset({Status.ACTIVE, Status.SUSPENDED})
 
 
-def security_team(session: Session) -> list[str]:
-    """Usernames of the security team members who can act now (the recipients of security notices)."""
+def holders_of(session: Session, role: str) -> list[str]:
+    """Usernames of the people holding `role` who can act now (e.g. the recipients of notices)."""
     people = session.scalars(select(User).where(User.status.in_(list(WORKING_STATUSES))))
-    return sorted(u.username for u in people if Role.SECURITY in u.roles)
+    return sorted(u.username for u in people if role in u.roles)
+
+
+def security_team(session: Session) -> list[str]:
+    return holders_of(session, Role.SECURITY)
 
 
 def hash_secret(value: str) -> str:

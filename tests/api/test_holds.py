@@ -186,3 +186,13 @@ def test_the_cli_places_and_lifts_holds(tmp_path: Path, db_url: str, clock: Fixe
     unknown = guard(home, db_url, "users", "lift-hold", "ann", "suspended", "--reason", "again")
     assert unknown.returncode != 0
     assert "no active suspended hold" in unknown.stderr
+
+
+def test_a_hold_needs_a_reason_a_reader_can_see(client: TestClient, people: People) -> None:
+    ann = people.add("ann")
+    sam = people.add("sam", "security")
+    for blank in ("   ", "\u200b\u200b", "\u00a0"):
+        body = {"kind": "review", "reason": blank}
+        refused = client.post(f"/users/{ann.id}/holds", json=body, headers=sam.auth)
+        assert refused.status_code == 422, repr(blank)
+    assert client.get(f"/users/{ann.id}", headers=sam.auth).json()["holds"] == []
