@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
 from guard.auth.service import Principal
+from guard.detection.alerts import VERDICTS, verdict_counts
 from guard.detection.catalog import RuleState, rule_catalog
 from guard.detection.rulestore import ReloadOutcome
 from guard.types import Role
@@ -31,6 +32,10 @@ class RuleOut(BaseModel):
     options: dict[str, Any]
     responses: list[str]
     suppress_for_seconds: float
+    # Alerts this rule raised: total, unresolved, and resolved per verdict
+    alerts: dict[str, int]
+    # false positives among the resolved alerts with a verdict (null before the first)
+    false_positive_rate: float | None
 
 
 class ProblemOut(BaseModel):
@@ -53,8 +58,10 @@ class RulesOut(BaseModel):
     last_reload: ReloadOut | None
 
 
-def rule_out(state: RuleState) -> RuleOut:
+def rule_out(state: RuleState, counts: dict[str, int] | None) -> RuleOut:
     spec = state.rule.spec
+    counts = counts or {"total": 0, "unresolved": 0, **{v: 0 for v in VERDICTS}}
+    judged = sum(counts[v] for v in VERDICTS)
     return RuleOut(
         name=spec.name,
         type=spec.type,
@@ -68,6 +75,8 @@ def rule_out(state: RuleState) -> RuleOut:
         options=state.rule.config.model_dump(mode="json"),
         responses=list(spec.responses),
         suppress_for_seconds=spec.suppress_for.total_seconds(),
+        alerts=counts,
+        false_positive_rate=round(counts["false_positive"] / judged, 4) if judged else None,
     )
 
 
@@ -84,9 +93,11 @@ def reload_out(outcome: ReloadOutcome | None) -> ReloadOut | None:
 
 @router.get("/rules", response_model=RulesOut)
 def list_rules(_reader: ReaderDep, session: SessionDep, runtime: RuntimeDep, now: NowDep) -> RulesOut:
+    """The rules in force, how often each fired and how often that was a false positive."""
     catalog = rule_catalog(session=session, store=runtime.rules, now=now)
+    counts = verdict_counts(session)
     return RulesOut(
-        rules=[rule_out(state) for state in catalog.rules],
+        rules=[rule_out(state, counts.get(state.rule.spec.name)) for state in catalog.rules],
         digest=catalog.digest,
         loaded_at=catalog.loaded_at,
         last_reload=reload_out(catalog.last_reload),

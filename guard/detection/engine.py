@@ -21,7 +21,7 @@ from guard.audit.log import record
 from guard.audit.models import AuditEntry
 from guard.clock import Clock
 from guard.db import Database, transaction
-from guard.detection.alerts import raise_alert
+from guard.detection.alerts import raise_or_extend
 from guard.detection.models import Alert, DetectionCursor, DisabledRule
 from guard.detection.responses import respond
 from guard.detection.rulestore import RuleStore
@@ -132,9 +132,10 @@ class DetectionEngine:
             if isinstance(outcome, EntrySkipped):
                 record_skip(session=session, skipped=outcome, now=now)
                 continue
-            alert = raise_alert(session=session, detection=outcome, now=now)
-            respond(session=session, alert=alert, responses=list(outcome.rule.spec.responses), now=now)
-            alerts += 1
+            alert, new = raise_or_extend(session=session, detection=outcome, now=now, repeat=outcome.repeat)
+            if alert is not None and new:
+                respond(session=session, alert=alert, responses=list(outcome.rule.spec.responses), now=now)
+                alerts += 1
         return alerts
 
     # -- rebuilding state ------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ class DetectionEngine:
                 for name, digest in session.execute(select(DisabledRule.name, DisabledRule.digest))
                 if (rule := rules.get(name)) is not None and rule.digest == digest
             }
-            detector = Detector(rules.rules, disabled=disabled)
+            detector = Detector(rules.rules, disabled=disabled, repeats=True)
             replayed = 0
             failures: list[RuleFailure] = []
             if position:

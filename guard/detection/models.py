@@ -19,7 +19,7 @@ class Alert(Base):
     rule_type: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(16))
     username: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="new")
     summary: Mapped[str] = mapped_column(String(1000))
     threshold: Mapped[float] = mapped_column(Float)
     observed: Mapped[float] = mapped_column(Float)
@@ -36,13 +36,35 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verdict: Mapped[str | None] = mapped_column(String(20))
+    # The latest note; the whole history is in alert_notes.
     note: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    # An episode: later evidence for the same person and rule extends the unresolved alert.
+    last_event_ts: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extensions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_alerts_status_created_at", "status", "created_at"),
+        Index("ix_alerts_assignee_status", "assignee", "status"),
         Index("ix_alerts_username_created_at", "username", "created_at"),
         Index("ix_alerts_rule_username", "rule", "username"),
     )
+
+
+class AlertNote(Base):
+    """One line of an alert's history (a note, a review, an assignment, a resolution); never changed."""
+
+    __tablename__ = "alert_notes"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"))
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2, ... in the alert's history
+    kind: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("uq_alert_notes_alert_id_position", "alert_id", "position", unique=True),)
 
 
 class DetectionCursor(Base):

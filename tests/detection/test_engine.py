@@ -212,3 +212,44 @@ def test_alerts_appear_from_the_background_job_while_serving(
             time.sleep(0.05)
     served.close()
     assert [a.trigger_seq for a in alerts(runtime)] == [seq]
+
+
+def test_new_evidence_extends_the_open_alert_of_the_episode(runtime: Runtime, clock: FixedClock) -> None:
+    engine = engine_for(runtime)
+    first = add_entries(runtime, [access("ann", clock.now(), honeytoken=True)])
+    engine.run_once()
+    second = add_entries(
+        runtime, [access("ann", clock.now() + timedelta(minutes=20), document="d2", honeytoken=True)]
+    )
+    assert engine.run_once().alerts == 0
+    [alert] = alerts(runtime, rule="honeytoken")
+    assert alert.evidence == [*first, *second]
+    assert (alert.extensions, alert.status) == (1, "new")
+    assert alert.last_event_ts == clock.now() + timedelta(minutes=20)
+    assert audit_actions(runtime, "detection.alert") == ["detection.alert", "detection.alert_extended"]
+    # Evidence keeps extending the episode while it goes on, past the first hour.
+    add_entries(runtime, [access("ann", clock.now() + timedelta(minutes=70), honeytoken=True)])
+    engine.run_once()
+    [alert] = alerts(runtime, rule="honeytoken")
+    assert alert.extensions == 2
+
+
+def test_after_a_resolution_a_repeat_waits_for_the_next_episode(
+    runtime: Runtime, clock: FixedClock, client: TestClient, people: People
+) -> None:
+    sec = people.add("sec", "security")
+    engine = engine_for(runtime)
+    add_entries(runtime, [access("ann", clock.now(), honeytoken=True)])
+    engine.run_once()
+    [alert] = alerts(runtime, rule="honeytoken")
+    resolved = client.post(
+        f"/alerts/{alert.id}/resolve", json={"verdict": "benign", "reason": "a drill"}, headers=sec.auth
+    )
+    assert resolved.status_code == 200
+    add_entries(runtime, [access("ann", clock.now() + timedelta(minutes=10), honeytoken=True)])
+    engine.run_once()
+    [again] = alerts(runtime, rule="honeytoken")
+    assert (again.extensions, again.status) == (0, "resolved")
+    add_entries(runtime, [access("ann", clock.now() + timedelta(hours=3), honeytoken=True)])
+    engine.run_once()
+    assert [a.status for a in alerts(runtime, rule="honeytoken")] == ["resolved", "new"]

@@ -23,6 +23,7 @@ class Detection:
     rule: LoadedRule
     finding: Finding
     seq: int  # the entry that completed the condition
+    repeat: bool = False  # inside the rule's suppression window: evidence for the alert already raised
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,13 @@ class _Slot:
 
 
 class Detector:
-    def __init__(self, rules: Iterable[LoadedRule], *, disabled: Iterable[str] = ()) -> None:
+    def __init__(
+        self, rules: Iterable[LoadedRule], *, disabled: Iterable[str] = (), repeats: bool = False
+    ) -> None:
+        """`repeats`: also report findings inside a suppression window, marked `repeat` (the live engine
+        uses them to extend the open alert); otherwise they are dropped."""
         skip = set(disabled)
+        self._repeats = repeats
         self._slots = [
             _Slot(rule, rule.make(), filters, filters.checks_fields)
             for rule in rules
@@ -115,6 +121,8 @@ class Detector:
             key = (slot.loaded.name, finding.user)
             until = self.suppressed_until.get(key)
             if until is not None and finding.ts < until:
+                if self._repeats:
+                    outcomes.append(Detection(slot.loaded, finding, event.seq, repeat=True))
                 continue
             self.suppressed_until[key] = finding.ts + slot.loaded.spec.suppress_for
             outcomes.append(Detection(slot.loaded, finding, event.seq))

@@ -1,0 +1,119 @@
+"""Keyset paging for the list endpoints: stable pages under inserts, opaque signed cursors.
+
+A cursor carries the sort key of the last row handed out and a fingerprint of the list's filters, signed
+with a key derived from the master key: a cursor cannot be forged, nor reused with other filters.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from guard.errors import InvalidInput
+
+_TAG = b"guard-list-cursor-v1"
+MAX_LIMIT = 1000
+T = TypeVar("T")
+KeyValue = str | int | datetime
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+    total: int | None
+
+
+def paging_key(master_key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG).derive(master_key)
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """The sort of a list: columns that together are unique (the last one an id), all one direction."""
+
+    columns: Sequence[ColumnElement[Any] | QueryableAttribute[Any]]
+    descending: bool = False
+
+    def order(self) -> list[ColumnElement[Any]]:
+        return [c.desc() if self.descending else c.asc() for c in self.columns]
+
+    def after(self, values: Sequence[KeyValue]) -> ColumnElement[bool]:
+        """Rows strictly after `values` in this order: (a > x) or (a = x and b > y) ..."""
+        clauses = []
+        for i, column in enumerate(self.columns):
+            beyond = column < values[i] if self.descending else column > values[i]
+            equal = [self.columns[j] == values[j] for j in range(i)]
+            clauses.append(and_(*equal, beyond))
+        return or_(*clauses)
+
+
+def _fingerprint(scope: str, filters: Mapping[str, object]) -> str:
+    digest = hashlib.sha256(orjson.dumps([scope, filters], option=orjson.OPT_SORT_KEYS, default=str))
+    return digest.hexdigest()[:16]
+
+
+def _encode(key: bytes, values: Sequence[KeyValue], fingerprint: str) -> str:
+    typed = [["d", v.isoformat()] if isinstance(v, datetime) else ["v", v] for v in values]
+    body = orjson.dumps([fingerprint, typed])
+    mac = hmac.new(key, _TAG + body, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac + body).rstrip(b"=").decode()
+
+
+def _decode(key: bytes, cursor: str, fingerprint: str, width: int) -> list[KeyValue]:
+    unknown = InvalidInput("the cursor is not one this server handed out; start again without it")
+    try:
+        raw = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4))
+    except ValueError:
+        raise unknown from None
+    mac, body = raw[:16], raw[16:]
+    if not hmac.compare_digest(mac, hmac.new(key, _TAG + body, hashlib.sha256).digest()[:16]):
+        raise unknown
+    printed, typed = orjson.loads(body)
+    if printed != fingerprint:
+        raise InvalidInput("the cursor belongs to a list with other filters; start again without it")
+    if len(typed) != width:
+        raise unknown
+    return [datetime.fromisoformat(v) if kind == "d" else v for kind, v in typed]
+
+
+def paginate(
+    *,
+    session: Session,
+    query: Select[Any],
+    keyset: Keyset,
+    key_of: Callable[[Any], Sequence[KeyValue]],
+    key: bytes,
+    scope: str,
+    filters: Mapping[str, object],
+    cursor: str | None,
+    limit: int,
+    count: bool = True,
+) -> Page[Any]:
+    """One page of `query` (rows as session.execute returns them) and the cursor of the next, if any.
+    `total` counts every row the filters match (not only the rest)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    fingerprint = _fingerprint(scope, filters)
+    total = (
+        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) if count else None
+    )
+    if cursor:
+        query = query.where(keyset.after(_decode(key, cursor, fingerprint, len(keyset.columns))))
+    rows = list(session.execute(query.order_by(None).order_by(*keyset.order()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode(key, key_of(rows[-1]), fingerprint) if more and rows else None
+    return Page(rows, next_cursor, total)
