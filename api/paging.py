@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
-from guard.paging import MAX_LIMIT, Page, paging_key
+from guard.paging import MAX_LIMIT, Page, PageRequest, paging_key
 
 CursorQuery = Annotated[
     str | None, Query(max_length=400, description="from the previous page's X-Next-Cursor header")
@@ -28,6 +28,10 @@ PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGE_HEADERS}}
 @lru_cache(maxsize=4)
 def cursor_key(master_key: bytes) -> bytes:
     return paging_key(master_key)
+
+
+def page_request(master_key: bytes, cursor: str | None, limit: int, offset: int = 0) -> PageRequest:
+    return PageRequest(key=cursor_key(master_key), cursor=cursor or None, limit=limit, offset=offset)
 
 
 def send_page(request: Request, response: Response, page: Page[Any]) -> None:

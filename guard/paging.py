@@ -36,6 +36,16 @@ class Page(Generic[T]):
     total: int | None
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """What the caller asked for: the previous page's cursor (or none), rows per page, the signing key."""
+
+    key: bytes
+    cursor: str | None = None
+    limit: int = 100
+    offset: int = 0  # the older way to page, kept where an endpoint offered it; not with a cursor
+
+
 def paging_key(master_key: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG).derive(master_key)
 
@@ -92,28 +102,30 @@ def _decode(key: bytes, cursor: str, fingerprint: str, width: int) -> list[KeyVa
 def paginate(
     *,
     session: Session,
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     keyset: Keyset,
     key_of: Callable[[Any], Sequence[KeyValue]],
-    key: bytes,
+    request: PageRequest,
     scope: str,
     filters: Mapping[str, object],
-    cursor: str | None,
-    limit: int,
     count: bool = True,
 ) -> Page[Any]:
     """One page of `query` (rows as session.execute returns them) and the cursor of the next, if any.
     `total` counts every row the filters match (not only the rest)."""
-    if not 1 <= limit <= MAX_LIMIT:
+    if not 1 <= request.limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    if request.cursor and request.offset:
+        raise InvalidInput("page with cursor or with offset, not both")
     fingerprint = _fingerprint(scope, filters)
-    total = (
-        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) if count else None
-    )
-    if cursor:
-        query = query.where(keyset.after(_decode(key, cursor, fingerprint, len(keyset.columns))))
-    rows = list(session.execute(query.order_by(None).order_by(*keyset.order()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = _encode(key, key_of(rows[-1]), fingerprint) if more and rows else None
+    query = query.order_by(None)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) if count else None
+    if request.cursor:
+        query = query.where(
+            keyset.after(_decode(request.key, request.cursor, fingerprint, len(keyset.columns)))
+        )
+    query = query.order_by(*keyset.order()).offset(request.offset or None).limit(request.limit + 1)
+    rows = list(session.execute(query))
+    more = len(rows) > request.limit
+    rows = rows[: request.limit]
+    next_cursor = _encode(request.key, key_of(rows[-1]), fingerprint) if more and rows else None
     return Page(rows, next_cursor, total)

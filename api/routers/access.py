@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api import unit
 from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, describe_client
+from api.paging import PAGED, CursorQuery, LimitQuery, page_request, send_page
 from api.schemas import Strict
 from guard.access import approvals, service
 from guard.access.models import AccessRequest
@@ -171,26 +172,31 @@ async def request_export(body: ExportIn, http: Request) -> AccessRequestOut:
     )
 
 
-@router.get("/access-requests", response_model=list[AccessRequestOut], openapi_extra=WRITES)
+@router.get("/access-requests", response_model=list[AccessRequestOut], openapi_extra=WRITES, responses=PAGED)
 async def list_requests(
     http: Request,
+    response: Response,
     runtime: RuntimeDep,
     now: NowDep,
     status: Annotated[StatusName | None, Query()] = None,
     mine: Annotated[bool, Query(description="only the caller's own requests")] = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 200,
 ) -> list[AccessRequestOut]:
+    """Requests, newest first (one's own unless an overseer); pages with the X-Next-Cursor header."""
+
     def work(session: Session, principal: Principal) -> list[AccessRequestOut]:
-        views = approvals.list_requests(
+        page = approvals.list_requests(
             session=session,
             viewer=_me(session, principal),
             policy=runtime.policies.current,
             now=now,
+            page=page_request(runtime.keyring.master_key, cursor, limit),
             status=status,
             mine=mine,
-            limit=limit,
         )
-        return [_out(v.request, v.requester) for v in views]
+        send_page(http, response, page)
+        return [_out(v.request, v.requester) for v in page.items]
 
     return await unit.as_principal(http, runtime, now, work)
 

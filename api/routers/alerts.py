@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
-from api.paging import PAGED, CursorQuery, LimitQuery, cursor_key, send_page
+from api.paging import PAGED, CursorQuery, LimitQuery, page_request, send_page
 from api.schemas import HoldOut, Strict, hold_out
 from guard.auth.service import Principal
 from guard.detection import alerts as service
@@ -209,11 +209,9 @@ def list_alerts(
         query=service.alert_query(where),
         keyset=Keyset([Alert.created_at, Alert.id], descending=True),
         key_of=lambda row: (row[0].created_at, row[0].id),
-        key=cursor_key(runtime.keyring.master_key),
+        request=page_request(runtime.keyring.master_key, cursor, limit),
         scope="alerts",
         filters=vars(where),
-        cursor=cursor,
-        limit=limit,
     )
     send_page(request, response, page)
     return [alert_out(row[0]) for row in page.items]

@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import GuardRoute, NowDep, PrincipalDep, SessionDep, require_roles
+from api.deps import GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
+from api.paging import PAGED, CursorQuery, LimitQuery, page_request, send_page
 from api.schemas import Strict
 from guard.auth.service import Principal
 from guard.customers import service
@@ -67,18 +68,28 @@ def create_customer(body: CustomerIn, actor: ManagerDep, session: SessionDep, no
     return _out(customer, get_user(session=session, user_id=customer.owner_id).username)
 
 
-@router.get("/customers", response_model=list[CustomerOut])
+@router.get("/customers", response_model=list[CustomerOut], responses=PAGED)
 def list_customers(
     principal: PrincipalDep,
     session: SessionDep,
+    runtime: RuntimeDep,
+    request: Request,
+    response: Response,
     owner: Annotated[str | None, Query(max_length=254)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 500,
 ) -> list[CustomerOut]:
+    """Customers by name (one's own unless an overseer); pages with the X-Next-Cursor header."""
     owner_id = find_user(session=session, ref=owner).id if owner else None
     if not principal.has_any(*OVERSEERS):
         if owner_id not in (None, principal.user_id):
             raise Forbidden("you may list only your own customers")
         owner_id = principal.user_id
-    return [_out(c, name) for c, name in service.list_customers(session=session, owner_id=owner_id)]
+    page = service.list_customers(
+        session=session, page=page_request(runtime.keyring.master_key, cursor, limit), owner_id=owner_id
+    )
+    send_page(request, response, page)
+    return [_out(c, name) for c, name in page.items]
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 from starlette.formparsers import MultiPartParser
 
 from api.deps import GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep, require_roles
+from api.paging import PAGED, CursorQuery, LimitQuery, page_request, send_page
 from guard.auth.service import Principal
 from guard.documents import service
 from guard.errors import Forbidden
@@ -116,28 +117,32 @@ def upload_document(
     return _out(view, principal)
 
 
-@router.get("/documents", response_model=list[DocumentOut])
+@router.get("/documents", response_model=list[DocumentOut], responses=PAGED)
 def list_documents(
     principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
     now: NowDep,
+    request: Request,
+    response: Response,
     customer_id: Annotated[str | None, Query(max_length=32)] = None,
     classification: Annotated[ClassificationName | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DocumentOut]:
-    views = service.list_documents(
+    """Documents with the caller's views left, oldest first; pages with the X-Next-Cursor header."""
+    page = service.list_documents(
         session=session,
         policy=runtime.policies.current,
         reader=get_user(session=session, user_id=principal.user_id),
         now=now,
+        page=page_request(runtime.keyring.master_key, cursor, limit, offset),
         customer_id=customer_id,
         classification=classification,
-        limit=limit,
-        offset=offset,
     )
-    return [_out(view, principal) for view in views]
+    send_page(request, response, page)
+    return [_out(view, principal) for view in page.items]
 
 
 @router.get("/documents/{document_id}", response_model=DocumentOut)

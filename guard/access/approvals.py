@@ -25,6 +25,7 @@ from guard.audit.log import record
 from guard.auth.service import can_act
 from guard.documents.models import Document
 from guard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from guard.paging import Keyset, Page, PageRequest, paginate
 from guard.people.models import User
 from guard.policies.access import (
     AccessPolicy,
@@ -121,25 +122,32 @@ def list_requests(
     viewer: User,
     policy: AccessPolicy,
     now: datetime,
+    page: PageRequest,
     status: str | None = None,
     mine: bool = False,
-    limit: int = 200,
-) -> list[RequestView]:
-    """The viewer's own requests; approvers, security and admins see everyone's unless `mine`."""
+) -> Page[RequestView]:
+    """The viewer's own requests; approvers, security and admins see everyone's unless `mine`. Newest
+    first; keyset pages on (created_at, id)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
     expire_overdue(session=session, now=now)
-    query = (
-        select(AccessRequest, User.username)
-        .join(User, User.id == AccessRequest.requester_id)
-        .order_by(AccessRequest.created_at.desc(), AccessRequest.id)
-        .limit(limit)
-    )
-    if mine or not sees_all(viewer, policy):
+    query = select(AccessRequest, User.username).join(User, User.id == AccessRequest.requester_id)
+    own_only = mine or not sees_all(viewer, policy)
+    if own_only:
         query = query.where(AccessRequest.requester_id == viewer.id)
     if status is not None:
         query = query.where(AccessRequest.status == status)
-    return [RequestView(request, username) for request, username in session.execute(query)]
+    found = paginate(
+        session=session,
+        query=query,
+        keyset=Keyset([AccessRequest.created_at, AccessRequest.id], descending=True),
+        key_of=lambda row: (row[0].created_at, row[0].id),
+        request=page,
+        scope="access-requests",
+        filters={"viewer": viewer.id if own_only else None, "status": status},
+    )
+    views = [RequestView(request, username) for request, username in found.items]
+    return Page(views, found.next_cursor, found.total)
 
 
 def collectable(request: AccessRequest, now: datetime) -> bool:

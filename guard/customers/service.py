@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from guard.audit.log import record
 from guard.customers.models import Customer
 from guard.errors import Conflict, InvalidInput, NotFound
+from guard.paging import Keyset, Page, PageRequest, paginate
 from guard.people.holdings import pass_on
 from guard.people.models import User
 from guard.people.service import find_user
@@ -58,12 +60,20 @@ def create_customer(
     return customer
 
 
-def list_customers(*, session: Session, owner_id: str | None = None) -> list[tuple[Customer, str]]:
-    """Customers with their owner's username, by name."""
-    query = select(Customer, User.username).join(User, User.id == Customer.owner_id).order_by(Customer.name)
+def list_customers(*, session: Session, page: PageRequest, owner_id: str | None = None) -> Page[Any]:
+    """Rows of (customer, owner's username), by name; keyset pages on (name, id)."""
+    query = select(Customer, User.username).join(User, User.id == Customer.owner_id)
     if owner_id is not None:
         query = query.where(Customer.owner_id == owner_id)
-    return [(customer, username) for customer, username in session.execute(query)]
+    return paginate(
+        session=session,
+        query=query,
+        keyset=Keyset([Customer.name, Customer.id]),
+        key_of=lambda row: (row[0].name, row[0].id),
+        request=page,
+        scope="customers",
+        filters={"owner_id": owner_id},
+    )
 
 
 def update_customer(

@@ -19,6 +19,7 @@ from guard.customers.models import Customer
 from guard.db import new_id
 from guard.documents.models import Document
 from guard.errors import InvalidInput, NotFound, TooLarge
+from guard.paging import Keyset, Page, PageRequest, paginate
 from guard.people.holdings import pass_on
 from guard.people.models import User
 from guard.people.service import find_user
@@ -250,18 +251,27 @@ def list_documents(
     policy: AccessPolicy,
     reader: User,
     now: datetime,
+    page: PageRequest,
     customer_id: str | None = None,
     classification: str | None = None,
-    limit: int = 200,
-    offset: int = 0,
-) -> list[DocumentView]:
-    query = _query().order_by(Document.created_at, Document.id).limit(limit).offset(offset)
+) -> Page[DocumentView]:
+    """Oldest first; keyset pages on (created_at, id)."""
+    query = _query()
     if customer_id is not None:
         query = query.where(Document.customer_id == customer_id)
     if classification is not None:
         query = query.where(Document.classification == _classification(classification))
-    rows = [tuple(row) for row in session.execute(query)]
-    return _views(session, rows, policy=policy, reader=reader, now=now)
+    found = paginate(
+        session=session,
+        query=query,
+        keyset=Keyset([Document.created_at, Document.id]),
+        key_of=lambda row: (row[0].created_at, row[0].id),
+        request=page,
+        scope="documents",
+        filters={"customer_id": customer_id, "classification": classification},
+    )
+    rows = [tuple(row) for row in found.items]
+    return Page(_views(session, rows, policy=policy, reader=reader, now=now), found.next_cursor, found.total)
 
 
 def transfer_custody(
