@@ -175,7 +175,6 @@ def post_event(
         hr=runtime.settings.hr,
         policy=runtime.policies.current,
         now=now,
-        rules=runtime.rules,
     )
     return HrEventOut(**result.__dict__)
 

@@ -30,7 +30,6 @@ def import_file(
         hr=rt.settings.hr,
         policy=rt.policies.current,
         now=rt.clock.now(),
-        rules=rt.rules,
     )
     if not outcome.accepted:
         typer.echo(f"rejected {path.name}: nothing was applied", err=True)

@@ -22,6 +22,7 @@ from guard.audit.models import AuditEntry
 from guard.clock import Clock
 from guard.db import Database, transaction
 from guard.detection.alerts import raise_or_extend
+from guard.detection.lookback import run_queued
 from guard.detection.models import Alert, DetectionCursor, DisabledRule
 from guard.detection.responses import respond
 from guard.detection.rulestore import RuleStore
@@ -67,13 +68,25 @@ class DetectionEngine:
     # -- running ---------------------------------------------------------------------------------------
 
     def run_once(self) -> StepResult:
-        """Process everything committed so far (the background job calls this every poll)."""
+        """Process everything committed so far, then the queued look-backs (the background job calls
+        this every poll)."""
         entries = alerts = 0
         while True:
             step = self.step()
             entries, alerts = entries + step.entries, alerts + step.alerts
             if step.entries < self.batch_size:
-                return StepResult(entries, alerts)
+                break
+        self.run_lookbacks()
+        return StepResult(entries, alerts)
+
+    def run_lookbacks(self) -> int:
+        """The look-backs resignations asked for; they wait while the rule set does not load."""
+        now = self.clock.now()
+        try:
+            rules = self.rules.current(now)
+        except RulesInvalid:
+            return 0
+        return run_queued(db=self.db, rules=rules, now=now)
 
     def step(self) -> StepResult:
         """One batch: read, evaluate, commit alerts + responses + cursor together."""

@@ -100,3 +100,22 @@ class TeamWatch(Base):
     reason: Mapped[str] = mapped_column(String(500))
     since: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LookbackRequest(Base):
+    """A look-back asked for (by a resignation, say) and run by the detection engine afterwards, so the
+    scan of weeks of entries never happens inside the asking transaction."""
+
+    __tablename__ = "detection_lookbacks"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(200))
+    days: Mapped[int] = mapped_column(Integer)
+    as_leaver: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200))  # what asked for it, e.g. hr_event:<id>
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alerts: Mapped[list[str] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_detection_lookbacks_done_at_requested_at", "done_at", "requested_at"),)

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from guard.audit.log import record
 from guard.bounds import check_date
-from guard.detection.lookback import lookback
-from guard.detection.rulestore import RuleStore
+from guard.detection.lookback import queue_lookback
 from guard.errors import Conflict, InvalidInput, NotFound
 from guard.hr import handovers, notice
 from guard.hr.calendar import end_of_workday, today
@@ -27,7 +26,6 @@ from guard.hr.portfolio import is_available
 from guard.people.models import User
 from guard.people.service import find_user
 from guard.policies.access import AccessPolicy
-from guard.policies.rules import RulesInvalid
 from guard.settings import HrSettings
 from guard.types import Lifecycle
 
@@ -97,9 +95,10 @@ def apply_event(
     hr: HrSettings,
     policy: AccessPolicy,
     now: datetime,
-    rules: RuleStore | None = None,
+    lookback: bool = True,
 ) -> EventResult:
-    """Apply one HR event. With `rules`, a resignation also re-runs detection over the person's past."""
+    """Apply one HR event. A resignation also queues a look-back: the detection engine judges the
+    person's recent past as a leaver's once this transaction has committed."""
     if data.type not in EVENT_TYPES:
         raise InvalidInput(f"type must be one of: {', '.join(EVENT_TYPES)}")
     for name in ("notice_date", "last_working_date"):
@@ -145,7 +144,7 @@ def apply_event(
         applied = _withdrawal(session, employee, now)
     else:
         applied, departed = _departure(
-            session, employee, event, data, actor=actor, hr=hr, policy=policy, now=now, rules=rules
+            session, employee, event, data, actor=actor, hr=hr, policy=policy, now=now, lookback=lookback
         )
     event.applied = applied
     session.flush()
@@ -211,7 +210,7 @@ def _departure(
     hr: HrSettings,
     policy: AccessPolicy,
     now: datetime,
-    rules: RuleStore | None,
+    lookback: bool,
 ) -> tuple[list[str], tuple[Departure, list[str]] | None]:
     """Schedule, change or cut short a departure; apply it at once when access has already ended."""
     if user.lifecycle == Lifecycle.DEPARTED:
@@ -245,8 +244,8 @@ def _departure(
             applied = notice.start_notice(
                 session=session, user=user, departure=departure, actor=actor, policy=policy, now=now
             )
-            if rules is not None:
-                applied.append(_look_back(session, user, rules=rules, hr=hr, now=now))
+            if lookback:
+                applied.append(_queue_look_back(session, user, event, hr=hr, now=now))
     elif termination:  # a termination cuts a running notice short
         departure.type, departure.last_working_date = "termination", last
         departure.access_ends_at = user.access_ends_at = now
@@ -277,21 +276,16 @@ def _manager_name(session: Session, user: User) -> str | None:
     )
 
 
-def _look_back(session: Session, user: User, *, rules: RuleStore, hr: HrSettings, now: datetime) -> str:
-    """Run the detection rules over the person's recent past; broken rules never block an HR event."""
-    try:
-        rule_set = rules.current(now)
-    except RulesInvalid:
-        return "lookback:skipped (the detection rules do not load)"
-    alerts = lookback(
+def _queue_look_back(session: Session, user: User, event: HrEvent, *, hr: HrSettings, now: datetime) -> str:
+    queue_lookback(
         session=session,
         username=user.username,
-        now=now,
-        rules=rule_set,
         days=hr.lookback_days,
         as_leaver=True,
+        source=f"hr_event:{event.id}",
+        now=now,
     )
-    return f"lookback:{len(alerts)} alerts over {hr.lookback_days} days"
+    return f"lookback:queued over {hr.lookback_days} days"
 
 
 def _withdrawal(session: Session, user: User, now: datetime) -> list[str]:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from guard.audit.models import AuditEntry
 from guard.clock import FixedClock
 from guard.db import transaction
 from guard.detection.lookback import lookback
+from guard.detection.models import LookbackRequest
 from guard.errors import InvalidInput
+from guard.hr.inbox.importer import import_bytes
 from guard.runtime import Runtime
-from tests.detection.helpers import access, add_entries, alerts, audit_actions
+from tests.detection.helpers import access, add_entries, alerts, audit_actions, engine_for
 from tests.hr.helpers import Hr
 from tests.support.people import People
 
@@ -111,7 +116,9 @@ def test_a_resignation_finds_data_taken_in_the_weeks_before_it(
 
     answer = Hr(client, people).event(employee="ann", **RESIGNATION)
 
-    assert "lookback:0 alerts over 90 days" not in answer["applied"]
+    assert "lookback:queued over 90 days" in answer["applied"]
+    assert alerts(runtime, rule="leaver-taking-before-resigning") == []
+    assert engine_for(runtime).run_lookbacks() == 1
     [alert] = alerts(runtime, rule="leaver-taking-before-resigning")
     assert (alert.username, alert.lookback, alert.severity) == ("ann", True, "high")
     assert set(alert.evidence) <= set(taken)
@@ -125,5 +132,59 @@ def test_a_heavy_users_ordinary_weeks_before_resigning_raise_nothing(
     add_entries(runtime, weeks_of_work("ann", now + timedelta(weeks=1), weeks=11, per_week=15))
 
     Hr(client, people).event(employee="ann", **RESIGNATION)
+    assert engine_for(runtime).run_lookbacks() == 1
 
     assert alerts(runtime, rule="leaver-taking-before-resigning") == []
+
+
+def test_an_hr_file_of_resignations_queues_one_look_back_each_and_the_engine_runs_them(
+    tmp_path: Path, runtime: Runtime, clock: FixedClock, people: People
+) -> None:
+    names = [f"rep{i:02d}" for i in range(30)]
+    for name in names:
+        people.add(name, login=False)
+    now = clock.now()
+    add_entries(runtime, weeks_of_work("rep07", now, weeks=10, per_week=2))
+    taken = add_entries(
+        runtime,
+        [
+            access("rep07", now - timedelta(days=6) + timedelta(hours=5 * i), document=f"t{i}")
+            for i in range(25)
+        ],
+    )
+    rows = "".join(f"{n}@example.com,2026-03-02,2026-03-27,,,\n" for n in names)
+    file = tmp_path / "resignations.csv"
+    file.write_text("EmailAddress,ResignationDate,LastWorkingDate,EventType,Successor,EmployeeId\n" + rows)
+    with runtime.db.write() as session:
+        before = session.scalar(select(func.max(AuditEntry.seq)))
+
+    applied = import_bytes(
+        write=runtime.db.write,
+        name=file.name,
+        data=file.read_bytes(),
+        actor="hr-inbox",
+        source="inbox",
+        hr=runtime.settings.hr,
+        policy=runtime.policies.current,
+        now=now,
+    )
+    assert applied.accepted, applied.errors
+
+    with runtime.db.read() as session:
+        queued = list(session.scalars(select(LookbackRequest).order_by(LookbackRequest.username)))
+        lookbacks_in_import = session.scalar(
+            select(func.count()).where(
+                AuditEntry.seq > (before or 0), AuditEntry.action == "detection.lookback"
+            )
+        )
+    assert [(r.username, r.done_at) for r in queued] == [(n, None) for n in names]
+    assert lookbacks_in_import == 0
+    engine = engine_for(runtime)
+    done = 0
+    while step := engine.run_lookbacks():
+        done += step
+    assert done == 30
+    [alert] = alerts(runtime, rule="leaver-taking-before-resigning")
+    assert (alert.username, alert.lookback) == ("rep07", True)
+    assert set(alert.evidence) <= set(taken)
+    assert audit_actions(runtime, "detection.lookback").count("detection.lookback") == 30

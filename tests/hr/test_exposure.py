@@ -22,6 +22,7 @@ from guard.hr.archive import exposure_report
 from guard.runtime import Runtime
 from guard.settings import Settings
 from tests.broker.helpers import Broker
+from tests.detection.helpers import engine_for
 from tests.hr.helpers import Hr
 from tests.support.live import GUARD, server_env
 from tests.support.people import People, Person
@@ -223,13 +224,17 @@ def test_a_resignation_re_examines_the_past_and_the_report_lists_the_alerts(
     assert sent.status_code == 202, sent.text
 
     result = hr.event(employee="ann", type="resignation", last_working_date="2026-03-20")
-    assert "lookback:2 alerts over 1 days" in result["applied"]
+    assert "lookback:queued over 1 days" in result["applied"]
+    assert hr.get("/hr/departures/ann/exposure", by=sec)["alerts"] == []  # not in the HR transaction
+    assert engine_for(runtime).run_lookbacks() == 1
+    assert engine_for(runtime).run_lookbacks() == 0  # done once
     report = hr.get("/hr/departures/ann/exposure", by=sec)
     # Judged as a leaver's: the export before the notice is also a leaver's bulk export.
     found = sorted((alert["rule"], alert["lookback"]) for alert in report["alerts"])
     assert found == [("external-bulk-export", True), ("leaver-bulk-download", True)]
     again = hr.event(employee="ann", type="resignation", last_working_date="2026-03-20")
     assert again["duplicate"] is True
+    assert engine_for(runtime).run_lookbacks() == 0
     assert len(hr.get("/hr/departures/ann/exposure", by=sec)["alerts"]) == 2
 
 

@@ -9,14 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from guard.cli.main import app
 from guard.hr.inbox.watcher import InboxWatcher
 from guard.runtime import Runtime
 from guard.settings import Settings
 from tests.hr.helpers import audit, counts, status_of
-from tests.support.live import server_env
+from tests.support.cli import guard_cli
 from tests.support.people import People
 from tests.support.settings import guard_settings
 
@@ -190,16 +188,6 @@ def test_files_that_arrived_while_guard_was_down_are_processed_at_start_up(
         "hr.resignation",
         "hr.withdrawal",
     ]
-
-
-def guard_cli(runtime: Runtime, *args: str) -> Result:
-    """The real `guard` command, run in this process (its own settings, runtime and transactions)."""
-    env = {
-        k: v
-        for k, v in server_env(runtime.settings.home, runtime.settings.sqlalchemy_url).items()
-        if k.startswith("GUARD_")
-    }
-    return CliRunner().invoke(app, list(args), env=env)
 
 
 def test_guard_hr_import_applies_once_and_exits_1_with_the_row_errors(

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from guard.audit.log import record
 from guard.db import transaction
-from guard.detection.rulestore import RuleStore
 from guard.errors import GuardError, InvalidInput
 from guard.hr.events import EventResult, apply_event, find_person
 from guard.hr.inbox.parse import Row, RowError, parse
@@ -73,7 +72,6 @@ def import_bytes(
     hr: HrSettings,
     policy: AccessPolicy,
     now: datetime,
-    rules: RuleStore | None = None,
 ) -> ImportOutcome:
     digest = hashlib.sha256(data).hexdigest()
     parsed = parse(name, data)
@@ -92,7 +90,6 @@ def import_bytes(
                     hr=hr,
                     policy=policy,
                     now=now,
-                    rules=rules,
                 )
             if outcome.errors:
                 raise _Rejected
@@ -142,7 +139,6 @@ def _apply_row(
     hr: HrSettings,
     policy: AccessPolicy,
     now: datetime,
-    rules: RuleStore | None,
 ) -> None:
     event = row.event
     if event.idempotency_key is None:
@@ -160,7 +156,6 @@ def _apply_row(
                 hr=hr,
                 policy=policy,
                 now=now,
-                rules=rules,
             )
     except GuardError as exc:
         outcome.errors.append(RowError(row.number, row.line, exc.detail))

@@ -300,7 +300,6 @@ class InboxWatcher:
                 hr=self.hr,
                 policy=self.runtime.policies.current,
                 now=now,
-                rules=self.runtime.rules,
             )
         except (Unavailable, OperationalError, InterfaceError):
             raise  # the database is away: the file stays and is tried again when it is back
