@@ -37,7 +37,7 @@ LOOKBACK_RESPONSES = ("notify",)
 QUEUE_BATCH = 20
 
 
-def _as_leaver(events: Iterable[Event]) -> Iterator[Event]:
+def judged_as_leaver(events: Iterable[Event]) -> Iterator[Event]:
     for event in events:
         yield replace(event, status=Status.NOTICE.value) if event.status == Status.ACTIVE else event
 
@@ -62,7 +62,7 @@ def find_in_past(
     if until is not None:
         events = (e for e in events if e.ts <= until)
     if as_leaver:
-        events = _as_leaver(events)
+        events = judged_as_leaver(events)
     return [o for o in Detector(rules.rules).run(events) if isinstance(o, Detection)]
 
 

@@ -11,7 +11,7 @@ from guard.audit.models import AuditHead
 from guard.detection.models import Alert
 from guard.runtime import Runtime
 from tests.cli.test_init_and_users import guard
-from tests.detection.helpers import access, add_entries, rules_dir
+from tests.detection.helpers import DEFAULT_RULES, access, add_entries, rules_dir
 
 INVALID = Path(__file__).resolve().parent.parent / "policies" / "rules" / "invalid"
 
@@ -88,3 +88,22 @@ def test_detect_once_drains_the_log_and_exits(guard_home: Path, db_url: str, run
     again = guard(guard_home, db_url, "detect", "--once")
     assert "processed 3 entries; raised 0 alerts" in again.stdout  # its own alert and response entries
     assert counts(runtime)[1] == 1
+
+
+def test_backtest_on_the_scenario_prints_the_table_and_fails_on_a_missed_style(
+    guard_home: Path, db_url: str, tmp_path: Path
+) -> None:
+    before = {p.name for p in (guard_home).rglob("*")}
+    shipped = [p.stem for p in DEFAULT_RULES.glob("*.yaml")]
+    without_decoys = rules_dir(tmp_path, *(n for n in shipped if n != "honeytoken"))
+    args = ("rules", "backtest", "--scenario", "--people", "60", "--weeks", "14", "--seed", "3")
+    result = guard(guard_home, db_url, *args, "--rules", str(without_decoys))
+    assert result.returncode == 1, result.stderr
+    assert "decoy" in result.stderr.split("missed:", 1)[1]
+    decoy = next(line for line in result.stdout.splitlines() if line.startswith("decoy"))
+    assert decoy.split()[1:4] == ["0", "/", "3"]
+    assert "innocent people alerted at high or critical" in result.stdout
+    for style in ("bulk-download", "bulk-view", "before-resigning", "crm-export", "night"):
+        line = next(line for line in result.stdout.splitlines() if line.startswith(style))
+        assert line.split()[1:4] == ["3", "/", "3"], line
+    assert {p.name for p in (guard_home).rglob("*")} == before  # nothing written

@@ -1,47 +1,42 @@
-"""The shipped rules against a generated organisation: every exfiltrating leaver is caught, and the
-ordinary, the heavy-but-legitimate and the honest leavers raise few alerts. Pure and fast."""
+"""The shipped rules on a generated organisation (guard.detection.scenario): every exfiltration style is
+caught at high or critical severity, bursts within the hour, and few innocent people are alerted at high
+or critical: heavy users, managers, quarter-ends and honest leavers handing over. Pure: no database."""
 
 from __future__ import annotations
 
-from collections import Counter
+from datetime import timedelta
 
-from guard.policies.rules import Detection, Detector, load_rules
+import pytest
+
+from guard.detection.scenario import STYLES, evaluate, generate
+from guard.policies.rules import load_rules
 from tests.detection.helpers import DEFAULT_RULES
-from tests.detection.scenario import generate
 
-# Alerts someone is asked to act on (medium and above) versus low-severity ones that only go in the queue
-# (first touch of a colleague's customer happens in ordinary work too).
-MAX_FALSE_ALARMS = 5
-MAX_LOW_SEVERITY_PER_PERSON_WEEK = 0.05
+BURSTS = ("bulk-download", "bulk-view", "crm-export", "outside-portfolio", "night", "decoy")
+MAX_INNOCENTS_PER_100_A_MONTH = 1.0
 
 
-def test_default_rules_catch_every_exfiltrating_leaver_with_few_false_alarms() -> None:
-    org = generate(weeks=6)
-    detector = Detector(load_rules(DEFAULT_RULES).rules)
-    found = [o for o in detector.run(org.events) if isinstance(o, Detection)]
-    bad = {p.name: p for p in org.of_kind("exfiltrator")}
+@pytest.mark.parametrize("seed", [3, 11])
+def test_the_default_rules_catch_every_style_and_spare_the_innocent(seed: int) -> None:
+    org = generate(people=100, weeks=14, per_style=2, honest_leavers=5, seed=seed)
+    report = evaluate(org, load_rules(DEFAULT_RULES))
+    print("\n" + report.table())
 
-    caught = {
-        d.finding.user
-        for d in found
-        if d.finding.user in bad and d.finding.ts >= bad[d.finding.user].exfil_from  # type: ignore[operator]
-    }
-    actionable = [d for d in found if d.rule.spec.severity != "low"]
-    false_alarms = [d for d in actionable if d.finding.user not in bad]
-    false_low = [d for d in found if d.rule.spec.severity == "low" and d.finding.user not in bad]
-    recall = len(caught) / len(bad)
-    precision = (len(actionable) - len(false_alarms)) / len(actionable)
-    kinds = {p.name: p.kind for p in org.people}
-    print(
-        f"\n{len(org.people)} people, 6 weeks, {len(org.events)} events; {len(bad)} exfiltrating leavers: "
-        f"recall {recall:.2f}; medium+ alerts {len(actionable)}, precision {precision:.2f}, false alarms "
-        f"{dict(Counter((d.rule.name, kinds[d.finding.user]) for d in false_alarms))}; "
-        f"low-severity alerts on others {len(false_low)} {dict(Counter(d.rule.name for d in false_low))}"
-    )
-    assert recall == 1.0, sorted(set(bad) - caught)
-    assert len(false_alarms) <= MAX_FALSE_ALARMS
-    assert len(false_low) <= MAX_LOW_SEVERITY_PER_PERSON_WEEK * len(org.people) * 6
-    honest_leavers = {p.name for p in org.of_kind("leaver")}
-    assert not [
-        d for d in false_alarms if d.finding.user in honest_leavers and d.rule.spec.severity != "medium"
-    ]
+    missed = {row.style: f"{row.caught}/{row.total}" for row in report.styles if row.caught < row.total}
+    assert not missed
+    assert {row.style for row in report.styles} == set(STYLES)
+    for row in report.styles:
+        if row.style in BURSTS:
+            assert max(row.delays) <= timedelta(hours=1), row
+    assert report.innocent_rate_per_month * 100 <= MAX_INNOCENTS_PER_100_A_MONTH
+    # The look-back is what finds data taken before the resignation: without it, that style is missed.
+    before = next(row for row in report.styles if row.style == "before-resigning")
+    assert all(delay > timedelta(0) for delay in before.delays)
+
+
+def test_a_scenario_without_exfiltrators_raises_nothing_serious_about_the_heavy_users() -> None:
+    org = generate(people=60, weeks=10, per_style=0, honest_leavers=0, seed=5)
+    report = evaluate(org, load_rules(DEFAULT_RULES))
+    assert report.innocents == 60
+    assert report.innocents_alerted.get("heavy", 0) + report.innocents_alerted.get("manager", 0) == 0
+    assert all(row.total == 0 for row in report.styles)
