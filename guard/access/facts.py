@@ -62,6 +62,7 @@ def _facts(documents: int, periods: int) -> PreparedStatement:
             User.token_version,
             Document.cover_author_id,
             Document.cover_custodian_id,
+            User.department,
         )
         .join(Customer, Customer.id == Document.customer_id)
         .join(User, User.id == bindparam("user_id"))
@@ -91,6 +92,7 @@ class Requester:
     roles: frozenset[str]
     review_reason: str | None
     token_version: int
+    department: str  # recorded with each decision: detection compares a person with their peers
 
     @property
     def facts(self) -> PersonFacts:
@@ -126,7 +128,9 @@ def load(
     if not rows:
         raise NotFound(f"no document with id {document_ids[0]!r}")
     first = rows[0]
-    person = Requester(user_id, first[11], first[12], frozenset(first[13] or ()), first[14], first[15])
+    person = Requester(
+        user_id, first[11], first[12], frozenset(first[13] or ()), first[14], first[15], first[18] or ""
+    )
     if person.status not in WORKING_STATUSES:  # changed since the credentials were checked
         raise Unauthenticated(NOT_ACTIVE)
     accepted = first[8] is not None

@@ -128,7 +128,7 @@ def issue_token(
     return issued
 
 
-def decision_payload(request: AccessRequest, *, count: int) -> dict[str, Any]:
+def decision_payload(request: AccessRequest, *, count: int, department: str) -> dict[str, Any]:
     return {
         "request_id": request.id,
         "decision": request.status,
@@ -138,6 +138,7 @@ def decision_payload(request: AccessRequest, *, count: int) -> dict[str, Any]:
         "honeytoken": request.honeytoken,
         "status": request.person_status,
         "in_portfolio": request.in_portfolio,
+        "department": department,
         "count": count,
         "views_left": request.views_left,
         "reason": request.reason,
@@ -167,7 +168,7 @@ def _finish(
         actor=person.username,
         action=f"access.{request.action}",
         target=request.target(),
-        payload=decision_payload(request, count=count),
+        payload=decision_payload(request, count=count, department=person.department),
         ts=now,
     )
     return AccessOutcome(request, decision, token)

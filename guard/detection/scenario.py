@@ -94,6 +94,7 @@ class _Builder:
             "honeytoken": honeytoken,
             "status": status,
             "in_portfolio": customer in person.customers,
+            "department": person.department,
             "count": count,
         }
         self.rows.append((ts, person.name, f"access.{action}", f"document:{document}", payload))

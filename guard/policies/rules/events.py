@@ -33,6 +33,7 @@ class Event:
     count: int = 1
     customer_ids: tuple[str, ...] = ()
     document_ids: tuple[str, ...] = ()
+    department: str | None = None  # the actor's, as recorded with access decisions
 
     @classmethod
     def build(
@@ -72,7 +73,7 @@ class Event:
             get("classification"),
             get("source"),
         )
-        in_portfolio = get("in_portfolio")
+        in_portfolio, department = get("in_portfolio"), get("department")
         return cls(
             seq=seq,
             ts=ts,
@@ -89,4 +90,5 @@ class Event:
             count=count,
             customer_ids=customer_ids,
             document_ids=document_ids,
+            department=department if type(department) is str and department else None,
         )

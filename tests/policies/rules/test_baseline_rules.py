@@ -209,3 +209,52 @@ def test_leaver_activity_learning_from_everyone_judges_notice_against_the_weeks_
     }
     assert [f.observed for f in found["learning"] if f] == [12]  # 3x a usual 4, and the minimum of 10
     assert not any(found["blind"])  # with no history of its own it is still learning
+
+
+def team_day(rule: Spike, day: int, counts: dict[str, int]) -> dict[str, list[object]]:
+    """One day of a department: each person's events interleaved; the findings per person."""
+    found: dict[str, list[object]] = {name: [] for name in counts}
+    for i in range(max(counts.values())):
+        for name, n in counts.items():
+            if i < n:
+                event = ev(day * DAY + timedelta(seconds=i * 30), actor=name, department="sales-north")
+                if (finding := rule.observe(event)) is not None:
+                    found[name].append(finding)
+    return found
+
+
+def test_spike_with_peers_spares_a_quiet_person_doing_what_the_team_does() -> None:
+    config = SpikeConfig(
+        window=DAY,
+        baseline_windows=7,
+        min_history=3,
+        factor=3,
+        minimum=10,
+        peers="department",
+        peer_factor=1.5,
+    )
+    rule = Spike(config)
+    usual = {"ann": 5, "bob": 40, "cat": 40, "dan": 40}
+    for day in range(6):
+        team_day(rule, day, usual)
+    # Ann triples her own usual, but 20 is half of what her peers do every day: no alert.
+    assert team_day(rule, 6, {**usual, "ann": 20})["ann"] == []
+    # A busy day for the whole team (quarter-end): Ann at 4x her usual is still in line with them.
+    assert team_day(rule, 7, {"ann": 30, "bob": 80, "cat": 80, "dan": 80})["ann"] == []
+    # 70 is far above her own usual and above 1.5x what the peers did today: an alert that names both.
+    [finding] = team_day(rule, 8, {**usual, "ann": 70})["ann"]
+    assert finding.observed == 60  # type: ignore[attr-defined]
+    assert finding.details["peer_median"] == 40.0  # type: ignore[attr-defined]
+    assert finding.details["peers"] == 3  # type: ignore[attr-defined]
+    assert "3 peers in sales-north: 40 in it so far" in finding.summary  # type: ignore[attr-defined]
+
+
+def test_spike_with_too_few_peers_judges_against_the_own_baseline_alone() -> None:
+    config = SpikeConfig(
+        window=DAY, baseline_windows=7, min_history=3, factor=3, minimum=10, peers="department"
+    )
+    rule = Spike(config)
+    for day in range(6):
+        team_day(rule, day, {"ann": 5, "bob": 40})
+    [finding] = team_day(rule, 6, {"ann": 20, "bob": 40})["ann"]
+    assert "peer_median" not in finding.details  # type: ignore[attr-defined]
