@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -21,6 +21,32 @@ from guard.types import Role
 router = APIRouter(tags=["audit"], route_class=GuardRoute)
 SecurityDep = Annotated[Principal, Depends(require_roles(Role.SECURITY))]
 FILTERS = searching.FILTER_NAMES
+
+
+def payload_filters(
+    decision: Annotated[str | None, Query(max_length=300, description="granted, denied, pending ...")] = None,
+    customer: Annotated[
+        str | None, Query(max_length=300, description="a customer id the entry names")
+    ] = None,
+    document: Annotated[
+        str | None, Query(max_length=300, description="a document id the entry names")
+    ] = None,
+    rule: Annotated[str | None, Query(max_length=300, description="the policy rule that decided")] = None,
+    status: Annotated[str | None, Query(max_length=300, description="the person's status then")] = None,
+    source: Annotated[str | None, Query(max_length=300, description="the system that reported it")] = None,
+) -> dict[str, str | None]:
+    """Filters on what an entry's payload says (checked on the entries the other filters select)."""
+    return {
+        "decision": decision,
+        "customer": customer,
+        "document": document,
+        "rule": rule,
+        "status": status,
+        "source": source,
+    }
+
+
+PayloadFiltersDep = Annotated[dict[str, str | None], Depends(payload_filters)]
 
 
 def known_parameters(*names: str) -> Callable[..., None]:
@@ -75,6 +101,7 @@ def search_audit(
     _security: SecurityDep,
     session: SessionDep,
     runtime: RuntimeDep,
+    fields: PayloadFiltersDep,
     actor: str | None = None,
     action: str | None = None,
     target: str | None = None,
@@ -85,10 +112,11 @@ def search_audit(
     limit: int = searching.DEFAULT_LIMIT,
     order: Literal["asc", "desc"] = "desc",
 ) -> AuditPageOut:
-    """Search the log, newest first: filters by actor, action (`access.*` for a family), target, time
-    and `seq=a,b,c` (an alert's evidence); pages with `next_cursor`."""
+    """Search the log, newest first: filters by actor, action (`access.*` for a family), target, time,
+    `seq=a,b,c` (an alert's evidence) and payload fields (decision, customer, document, rule, status,
+    source); pages with `next_cursor`."""
     filters = searching.parse_filters(
-        actor=actor, action=action, target=target, since=since, until=until, seq=seq
+        actor=actor, action=action, target=target, since=since, until=until, seq=seq, fields=fields
     )
     page = searching.search(
         session=session,
@@ -133,6 +161,7 @@ def export_audit(
     session: SessionDep,
     runtime: RuntimeDep,
     now: NowDep,
+    fields: PayloadFiltersDep,
     format: str = "jsonl",
     actor: str | None = None,
     action: str | None = None,
@@ -142,7 +171,7 @@ def export_audit(
     seq: str | None = None,
 ) -> StreamingResponse:
     filters = searching.parse_filters(
-        actor=actor, action=action, target=target, since=since, until=until, seq=seq
+        actor=actor, action=action, target=target, since=since, until=until, seq=seq, fields=fields
     )
     result = exports.export(
         session=session,

@@ -105,7 +105,7 @@ def _batches(
             connection.rollback()  # end the read at once: no snapshot held while the client reads
             if not rows:
                 return
-            yield [
+            views = [
                 entry_view(
                     r.seq,
                     r.body,
@@ -118,6 +118,7 @@ def _batches(
                 )
                 for r in rows
             ]
+            yield [v for v in views if filters.matches(v["payload"])]
             last = rows[-1].seq
 
 

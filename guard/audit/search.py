@@ -2,6 +2,9 @@
 
 Each equality filter has an index that starts with that column and ends with seq (`actor, seq`, ...), so a
 page is an index range read in seq order whatever the log's size. Time bounds use the `ts` index.
+Filters on payload fields (`decision`, `customer`, `document`, `rule`, `status`, `source`) are checked on
+the decoded entries of that range: a page reads at most `SCAN_LIMIT` entries and, when it has not found
+`limit` matches by then, ends early with a cursor to go on from.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from guard.audit.models import AuditEntry
 from guard.bounds import check_time
 from guard.errors import InvalidInput, NotFound
 
-FILTER_NAMES = ("actor", "action", "target", "since", "until", "seq")
+PAYLOAD_FILTERS = ("decision", "customer", "document", "rule", "status", "source")
+FILTER_NAMES = ("actor", "action", "target", "since", "until", "seq", *PAYLOAD_FILTERS)
+SCAN_LIMIT = 20_000
+_LIST_FIELDS = {"customer": ("customer_id", "customer_ids"), "document": ("document_id", "document_ids")}
 MAX_LIMIT = 1000
 MAX_SEQS = MAX_LIMIT
 WILDCARD = "*"
@@ -45,6 +51,24 @@ class AuditFilters:
     since: datetime | None = None
     until: datetime | None = None
     seqs: tuple[int, ...] | None = None  # exactly these entries (an alert's evidence)
+    fields: tuple[tuple[str, str], ...] = ()  # payload filters, (name, value)
+
+    def matches(self, payload: Any) -> bool:
+        """The payload filters, on an entry's decoded payload (always true without any)."""
+        if not self.fields:
+            return True
+        if not isinstance(payload, dict):
+            return False
+        for name, wanted in self.fields:
+            if name in _LIST_FIELDS:
+                one, many = _LIST_FIELDS[name]
+                listed = payload.get(many)
+                values: list[Any] = listed if isinstance(listed, list) else [payload.get(one)]
+                if wanted not in [str(v) for v in values if v is not None]:
+                    return False
+            elif str(payload.get(name, "")) != wanted:
+                return False
+        return True
 
     def as_payload(self) -> dict[str, Any]:
         values = {
@@ -54,6 +78,7 @@ class AuditFilters:
             "since": format_ts(self.since) if self.since else None,
             "until": format_ts(self.until) if self.until else None,
             "seq": ",".join(map(str, self.seqs)) if self.seqs is not None else None,
+            **dict(self.fields),
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -122,8 +147,10 @@ def parse_filters(
     since: str | None = None,
     until: str | None = None,
     seq: str | None = None,
+    fields: dict[str, str | None] | None = None,
 ) -> AuditFilters:
-    """Empty values mean "no filter"; anything else must make sense or the whole request is refused."""
+    """Empty values mean "no filter"; anything else must make sense or the whole request is refused.
+    `fields`: payload filters by name (see PAYLOAD_FILTERS)."""
     texts: dict[str, str | None] = {}
     for name, raw in (("actor", actor), ("action", action), ("target", target)):
         value = raw.strip() if raw is not None else None
@@ -139,7 +166,18 @@ def parse_filters(
     if start is not None and end is not None and start >= end:
         raise InvalidInput("since must be earlier than until")
     seqs = parse_seqs(seq) if seq is not None and seq.strip() else None
-    return AuditFilters(texts["actor"], texts["action"], texts["target"], start, end, seqs)
+    wanted: list[tuple[str, str]] = []
+    for name, raw in (fields or {}).items():
+        if name not in PAYLOAD_FILTERS:
+            raise InvalidInput(f"unknown filter {name!r}; payload filters are {', '.join(PAYLOAD_FILTERS)}")
+        value = raw.strip() if raw is not None else ""
+        if len(value) > 300:
+            raise InvalidInput(f"{name} is longer than 300 characters, so nothing can match it")
+        if value:
+            wanted.append((name, value))
+    return AuditFilters(
+        texts["actor"], texts["action"], texts["target"], start, end, seqs, tuple(sorted(wanted))
+    )
 
 
 def check_limit(limit: int) -> int:
@@ -237,11 +275,30 @@ def search(
     limit = check_limit(limit)
     fingerprint = filters.fingerprint(order)
     after = decode_cursor(key, cursor, fingerprint=fingerprint) if cursor else None
-    rows = session.execute(page_query(filters, after=after, order=order, limit=limit + 1)).all()
-    entries = [
-        entry_view(r.seq, r.body, r.hash, ts=r.ts, actor=r.actor, action=r.action, target=r.target)
-        for r in rows[:limit]
-    ]
-    more = len(rows) > limit
-    next_cursor = encode_cursor(key, seq=entries[-1]["seq"], fingerprint=fingerprint) if more else None
+    if not filters.fields:
+        rows = session.execute(page_query(filters, after=after, order=order, limit=limit + 1)).all()
+        entries = [
+            entry_view(r.seq, r.body, r.hash, ts=r.ts, actor=r.actor, action=r.action, target=r.target)
+            for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        next_cursor = encode_cursor(key, seq=entries[-1]["seq"], fingerprint=fingerprint) if more else None
+        return SearchPage(entries, next_cursor)
+    entries, scanned, last, more = [], 0, after, False
+    while True:
+        batch = min(1000, SCAN_LIMIT - scanned)
+        rows = session.execute(page_query(filters, after=last, order=order, limit=batch)).all()
+        for r in rows:
+            last, scanned = r.seq, scanned + 1
+            view = entry_view(r.seq, r.body, r.hash, ts=r.ts, actor=r.actor, action=r.action, target=r.target)
+            if filters.matches(view["payload"]):
+                entries.append(view)
+                if len(entries) == limit:
+                    break
+        if len(entries) == limit or (len(rows) == batch and scanned >= SCAN_LIMIT):
+            more = True  # a full page, or the scan budget spent: go on from the last entry read
+            break
+        if len(rows) < batch:
+            break  # the end of the range
+    next_cursor = encode_cursor(key, seq=last, fingerprint=fingerprint) if more and last is not None else None
     return SearchPage(entries, next_cursor)

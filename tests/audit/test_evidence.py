@@ -73,3 +73,52 @@ def test_action_family_wildcard_matches_the_family_only(
     exported = client.get("/audit/export", params={"action": "document.*"}, headers=sec.auth)
     assert exported.status_code == 200
     assert len(exported.text.strip().splitlines()) == 2
+
+
+def test_payload_filters_find_decisions_customers_and_documents(
+    client: TestClient, sec: Person, runtime: Runtime
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.detection.helpers import access, add_entries
+
+    now = datetime.now(UTC)
+    add_entries(
+        runtime,
+        [
+            access("ann", now, decision="denied", customer="c1", document="d1"),
+            access("ann", now, decision="granted", customer="c2", document="d2"),
+            access("bob", now, decision="denied", customer="c2", document="d3"),
+            {
+                "actor": "bob",
+                "action": "access.export",
+                "target": "export:x",
+                "ts": now,
+                "payload": {
+                    "decision": "granted",
+                    "customer_ids": ["c1", "c3"],
+                    "document_ids": ["d1", "d9"],
+                },
+            },
+        ],
+    )
+
+    def found(**params: str) -> list[tuple[str, str]]:
+        response = client.get("/audit", params={"action": "access.*", **params}, headers=sec.auth)
+        assert response.status_code == 200, response.text
+        return sorted((e["actor"], e["action"]) for e in response.json()["entries"])
+
+    assert found(decision="denied") == [("ann", "access.download"), ("bob", "access.download")]
+    assert found(customer="c1") == [("ann", "access.download"), ("bob", "access.export")]
+    assert found(document="d9") == [("bob", "access.export")]
+    assert found(customer="c2", decision="denied", actor="bob") == [("bob", "access.download")]
+    assert found(decision="nobody-decides-this") == []
+    # Pages of payload-filtered searches go on from where the last one stopped.
+    first = client.get("/audit", params={"decision": "denied", "limit": 1}, headers=sec.auth).json()
+    second = client.get(
+        "/audit", params={"decision": "denied", "limit": 1, "cursor": first["next_cursor"]}, headers=sec.auth
+    ).json()
+    assert [e["actor"] for e in first["entries"] + second["entries"]] == ["bob", "ann"]
+    exported = client.get("/audit/export", params={"customer": "c3"}, headers=sec.auth)
+    assert exported.status_code == 200
+    assert [line for line in exported.text.splitlines() if line.strip()].__len__() == 1
