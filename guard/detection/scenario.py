@@ -33,6 +33,7 @@ STYLES = (
     "slow",  # a few dozen extra documents every day of the notice period, no hour out of the ordinary
     "crm-export",  # a big report exported from the CRM, reported by that system
     "outside-portfolio",  # browsing other reps' customers while on notice
+    "other-customers",  # two or three other reps' customers a day, every day of the notice
     "night",  # downloads late at night while on notice
     "decoy",  # opens a decoy planted among their customers' files
 )
@@ -212,6 +213,12 @@ def _exfiltrate(b: _Builder, person: Person, days: list[datetime], customers: li
         for i, customer in enumerate(rng.sample(customers, rng.randint(25, 40))):
             decision = rng.choice(("granted", "pending", "denied"))
             b.access(person, at + timedelta(minutes=i), customer, decision=decision, exfil=True)
+    elif style == "other-customers":
+        others = [c for c in customers if c not in person.customers]
+        for d in notice_days:
+            for customer in rng.sample(others, rng.randint(2, 3)):
+                decision = rng.choice(("granted", "pending", "denied"))
+                b.access(person, b.at(d), customer, decision=decision, exfil=True)
     elif style == "night":
         night = day + timedelta(hours=rng.uniform(22.5, 23.5))
         for i in range(rng.randint(10, 16)):

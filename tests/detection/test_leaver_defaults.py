@@ -158,3 +158,54 @@ def test_a_busy_week_before_the_notice_is_learnt_not_judged(runtime: Runtime, cl
     engine_for(runtime).run_once()
 
     assert alerts(runtime, rule="leaver-slow-exfiltration") == []
+
+
+def other_customers(actor: str, start, *, days: int, per_day: int, status: str):  # type: ignore[no-untyped-def]
+    """`per_day` other reps' customers a weekday, a few hours apart."""
+    entries = []
+    for day in range(days):
+        when = start + timedelta(days=day)
+        if when.weekday() >= 5:
+            continue
+        entries += [
+            access(
+                actor,
+                when + timedelta(hours=9 + 3 * i),
+                action="view",
+                document=f"o{day}-{i}",
+                customer=f"other-{day}-{i}",
+                in_portfolio=False,
+                decision="pending",
+                status=status,
+            )
+            for i in range(per_day)
+        ]
+    return entries
+
+
+def test_a_leaver_reaching_for_other_reps_customers_day_after_day_is_alerted(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    seqs = add_entries(runtime, other_customers("ann", clock.now(), days=10, per_day=2, status="notice"))
+
+    engine_for(runtime).run_once()
+
+    assert alerts(runtime, rule="leaver-many-customers") == []  # no day stands out
+    [alert] = alerts(runtime, rule="leaver-outside-portfolio")
+    assert (alert.username, alert.severity, alert.threshold) == ("ann", "high", 10)
+    assert alert.observed == len(seqs)  # later days extended the same alert
+    assert alert.extensions == len(seqs) - 10
+    assert set(alert.evidence) <= set(seqs)
+
+
+def test_helping_colleagues_now_and_then_is_not_reaching_for_their_customers(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    # An honest leaver helps with a colleague's account a few times in the notice period...
+    add_entries(runtime, other_customers("ann", clock.now(), days=14, per_day=1, status="notice")[:6])
+    # ...and a manager who is not leaving reads across the team's customers every day.
+    add_entries(runtime, other_customers("max", clock.now(), days=14, per_day=4, status="active"))
+
+    engine_for(runtime).run_once()
+
+    assert alerts(runtime, rule="leaver-outside-portfolio") == []

@@ -28,6 +28,9 @@ class Filters(BaseModel):
     statuses: list[PersonStatus] | None = Field(None, min_length=1, description="status at event time")
     sources: list[str] | None = Field(None, min_length=1, description="`guard` or an external source")
     decisions: list[Decision] | None = Field(None, min_length=1)
+    portfolio: Literal["own", "outside"] | None = Field(
+        None, description="documents of the person's own customers, or of anyone else's"
+    )
 
     @field_validator("actions")
     @classmethod
@@ -43,7 +46,15 @@ class Filters(BaseModel):
 class CompiledFilters:
     """Filters turned into a fast test: action patterns are matched once per distinct action name."""
 
-    __slots__ = ("_action_cache", "_action_regex", "classifications", "decisions", "sources", "statuses")
+    __slots__ = (
+        "_action_cache",
+        "_action_regex",
+        "classifications",
+        "decisions",
+        "portfolio",
+        "sources",
+        "statuses",
+    )
 
     def __init__(self, filters: Filters) -> None:
         self._action_regex = (
@@ -54,6 +65,7 @@ class CompiledFilters:
         self.statuses = frozenset(filters.statuses) if filters.statuses else None
         self.sources = frozenset(filters.sources) if filters.sources else None
         self.decisions = frozenset(filters.decisions) if filters.decisions else None
+        self.portfolio = None if filters.portfolio is None else filters.portfolio == "own"
 
     def matches_action(self, action: str) -> bool:
         if self._action_regex is None:
@@ -66,7 +78,10 @@ class CompiledFilters:
     @property
     def checks_fields(self) -> bool:
         """Whether anything besides the action is filtered on."""
-        return any(f is not None for f in (self.classifications, self.statuses, self.sources, self.decisions))
+        return any(
+            f is not None
+            for f in (self.classifications, self.statuses, self.sources, self.decisions, self.portfolio)
+        )
 
     def matches(self, event: Event) -> bool:
         return self.matches_action(event.action) and self.matches_fields(event)
@@ -77,5 +92,7 @@ class CompiledFilters:
         if self.statuses is not None and event.status not in self.statuses:
             return False
         if self.sources is not None and event.source not in self.sources:
+            return False
+        if self.portfolio is not None and event.in_portfolio is not self.portfolio:
             return False
         return self.decisions is None or event.decision in self.decisions
