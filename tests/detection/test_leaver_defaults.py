@@ -209,3 +209,32 @@ def test_helping_colleagues_now_and_then_is_not_reaching_for_their_customers(
     engine_for(runtime).run_once()
 
     assert alerts(runtime, rule="leaver-outside-portfolio") == []
+
+
+def rising(actor: str, start, counts: list[int], status: str = "notice"):  # type: ignore[no-untyped-def]
+    """Views on consecutive days, `counts[i]` on day i, spread over office hours."""
+    return [
+        access(
+            actor,
+            start + timedelta(days=day, hours=8, minutes=int(480 * i / n)),
+            action="view",
+            document=f"r{day}-{i}",
+            status=status,
+        )
+        for day, n in enumerate(counts)
+        for i in range(n)
+    ]
+
+
+def test_a_leaver_taking_more_every_day_is_asked_about(runtime: Runtime, clock: FixedClock) -> None:
+    now = clock.now()
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    seqs = add_entries(runtime, rising("ann", monday, [12, 20, 30, 45]))
+    add_entries(runtime, rising("bob", monday, [22, 18, 25, 21]))  # an honest leaver's ordinary week
+
+    engine_for(runtime).run_once()
+
+    [alert] = alerts(runtime, rule="leaver-rising-trend")
+    assert (alert.username, alert.severity) == ("ann", "medium")
+    assert alert.details["run"] == [12, 20, 30, 40]  # 3x the first day and the minimum of 40
+    assert set(alert.evidence) <= set(seqs)

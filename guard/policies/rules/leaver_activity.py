@@ -23,6 +23,7 @@ from guard.policies.rules.honeytoken import Honeytoken, HoneytokenConfig
 from guard.policies.rules.new_term import NewTerm, NewTermConfig
 from guard.policies.rules.off_hours import OffHours, OffHoursConfig
 from guard.policies.rules.spike import Spike, SpikeConfig
+from guard.policies.rules.trend import Trend, TrendConfig
 
 
 class _Condition(BaseModel):
@@ -59,6 +60,11 @@ class HoneytokenCondition(_Condition):
     options: HoneytokenConfig = HoneytokenConfig()
 
 
+class TrendCondition(_Condition):
+    type: Literal["trend"]
+    options: TrendConfig
+
+
 class DeniedBurstCondition(_Condition):
     type: Literal["denied_burst"]
     options: DeniedBurstConfig
@@ -71,13 +77,15 @@ Condition = Annotated[
     | NewTermCondition
     | OffHoursCondition
     | HoneytokenCondition
-    | DeniedBurstCondition,
+    | DeniedBurstCondition
+    | TrendCondition,
     Field(discriminator="type"),
 ]
 
 # The conditions a leaver rule can wrap: every other type (never itself).
 INNER_TYPES: dict[str, type[RuleType[Any]]] = {
-    cls.name: cls for cls in (Frequency, Spike, Cardinality, NewTerm, OffHours, Honeytoken, DeniedBurst)
+    cls.name: cls
+    for cls in (Frequency, Spike, Cardinality, NewTerm, OffHours, Honeytoken, DeniedBurst, Trend)
 }
 
 

@@ -11,6 +11,7 @@ from guard.policies.rules.leaver_activity import LeaverActivity, LeaverActivityC
 from guard.policies.rules.new_term import NewTerm, NewTermConfig
 from guard.policies.rules.off_hours import OffHours, OffHoursConfig
 from guard.policies.rules.spike import Spike, SpikeConfig
+from guard.policies.rules.trend import Trend, TrendConfig
 from tests.policies.rules.events import ev, minutes
 
 DAY = timedelta(days=1)
@@ -258,3 +259,28 @@ def test_spike_with_too_few_peers_judges_against_the_own_baseline_alone() -> Non
         team_day(rule, day, {"ann": 5, "bob": 40})
     [finding] = team_day(rule, 6, {"ann": 20, "bob": 40})["ann"]
     assert "peer_median" not in finding.details  # type: ignore[attr-defined]
+
+
+def test_trend_fires_once_when_counts_rise_window_after_window() -> None:
+    rule = Trend(TrendConfig(window=DAY, rises=3, factor=3, minimum=20))
+    # Level, then a fall: nothing. Weekend gaps (empty windows) do not break a run.
+    for day, n in ((0, 10), (1, 10), (2, 8)):
+        assert day_of(rule, day, n) == []
+    assert day_of(rule, 3, 12) == []
+    assert day_of(rule, 6, 18) == []  # after an empty weekend
+    found = day_of(rule, 7, 40)  # 8 -> 12 -> 18 -> 24 reaches 3x the start and the minimum
+    assert len(found) == 1
+    assert found[0].observed == 24
+    assert found[0].details["run"] == [8, 12, 18, 24]
+    assert "rising 3 1d windows in a row: 8 -> 12 -> 18 -> 24" in found[0].summary
+
+
+def test_trend_ignores_a_rise_too_small_or_under_the_minimum() -> None:
+    rule = Trend(TrendConfig(window=DAY, rises=3, factor=3, minimum=20))
+    for day, n in enumerate((10, 11, 12)):
+        day_of(rule, day, n)
+    assert day_of(rule, 3, 25) == []  # rising, but 25 is not 3x 10
+    quiet = Trend(TrendConfig(window=DAY, rises=3, factor=3, minimum=20))
+    for day, n in enumerate((1, 2, 4)):
+        day_of(quiet, day, n)
+    assert day_of(quiet, 3, 15) == []  # 15x the start, under the minimum
