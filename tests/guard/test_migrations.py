@@ -89,3 +89,49 @@ def test_the_holds_migration_carries_old_suspensions_and_approval_requirements(e
     assert lifecycles == {"ann": "active", "bob": "active", "cy": "notice"}
     assert [(h[0], h[1], h[3]) for h in holds] == [("u1", "suspended", None), ("u2", "review", None)]
     assert holds[1][2] == "alert 7 (honeytoken)"
+
+
+def test_the_triage_migration_renames_statuses_and_keeps_each_note_as_history(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0014_role_changes")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    alerts = [
+        ("a1", "open", None, None, None),
+        ("a2", "acknowledged", "calling ann", "sec", None),
+        ("a3", "resolved", "a drill", "sec", "tess"),
+    ]
+    with engine.begin() as connection:
+        for alert_id, status, note, acked_by, resolved_by in alerts:
+            connection.execute(
+                text(
+                    "INSERT INTO alerts (id, rule, rule_type, severity, username, status, summary, "
+                    "threshold, observed, evidence, trigger_seq, event_ts, lookback, details, responses, "
+                    "created_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, note) VALUES "
+                    "(:id, 'honeytoken', 'honeytoken', 'critical', 'ann', :status, 's', 1, 1, '[1]', 1, "
+                    ":now, false, '{}', '[]', :now, :acked_by, :acked_at, :resolved_by, :resolved_at, :note)"
+                ),
+                {
+                    "id": alert_id,
+                    "status": status,
+                    "note": note,
+                    "now": now,
+                    "acked_by": acked_by,
+                    "acked_at": now if acked_by else None,
+                    "resolved_by": resolved_by,
+                    "resolved_at": now if resolved_by else None,
+                },
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        statuses = dict(connection.execute(text("SELECT id, status FROM alerts")).all())
+        notes = connection.execute(
+            text("SELECT alert_id, position, kind, author, text FROM alert_notes ORDER BY alert_id")
+        ).all()
+        last_events = {r[0] for r in connection.execute(text("SELECT last_event_ts FROM alerts")).all()}
+    engine.dispose()
+    assert statuses == {"a1": "new", "a2": "in_review", "a3": "resolved"}
+    assert [tuple(n) for n in notes] == [
+        ("a2", 1, "review", "sec", "calling ann"),
+        ("a3", 1, "resolve", "tess", "a drill"),
+    ]
+    assert None not in last_events
