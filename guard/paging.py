@@ -93,7 +93,7 @@ def _decode(key: bytes, cursor: str, fingerprint: str, width: int) -> list[KeyVa
         raise unknown
     printed, typed = orjson.loads(body)
     if printed != fingerprint:
-        raise InvalidInput("the cursor belongs to a list with other filters; start again without it")
+        raise InvalidInput("the cursor belongs to another list or to other filters; start again without it")
     if len(typed) != width:
         raise unknown
     return [datetime.fromisoformat(v) if kind == "d" else v for kind, v in typed]

@@ -110,9 +110,23 @@ class AlertFilterIn(Strict):
     user: Username | None = None
     rule: Annotated[str, Field(max_length=100)] | None = None
     assignee: Username | None = None
+    lookback: bool | None = None
+
+    @model_validator(mode="after")
+    def _narrows(self) -> AlertFilterIn:
+        if all(value is None for value in self.model_dump().values()):
+            raise ValueError(
+                "a filter needs at least one field (status, severity, user, rule, assignee, lookback)"
+            )
+        return self
 
     def where(self) -> service.AlertFilter:
         return service.AlertFilter(**self.model_dump())
+
+
+AlertIds = Annotated[
+    list[Annotated[str, Field(max_length=32)]], Field(min_length=1, max_length=service.MAX_BULK)
+]
 
 
 class BulkIn(Strict):
@@ -120,9 +134,7 @@ class BulkIn(Strict):
     All or nothing."""
 
     action: Literal["assign", "resolve"]
-    ids: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=service.MAX_BULK)] | None = (
-        None
-    )
+    ids: AlertIds | None = None
     filter: AlertFilterIn | None = None
     assignee: Username | None = None
     verdict: Verdict | None = None
@@ -197,12 +209,19 @@ def list_alerts(
     rule: Annotated[str | None, Query(max_length=100)] = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
     verdict: Annotated[Verdict | None, Query()] = None,
+    lookback: Annotated[bool | None, Query(description="only look-back alerts (true) or live ones")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> list[AlertOut]:
     """The queue, newest first, filtered; pages with the X-Next-Cursor header."""
     where = service.AlertFilter(
-        status=status, severity=severity, user=user, rule=rule, assignee=assignee, verdict=verdict
+        status=status,
+        severity=severity,
+        user=user,
+        rule=rule,
+        assignee=assignee,
+        verdict=verdict,
+        lookback=lookback,
     )
     page = paginate(
         session=session,

@@ -54,7 +54,7 @@ def known_parameters(*names: str) -> Callable[..., None]:
     (Checked after the caller's role, so outsiders learn nothing about the parameters.)"""
 
     def _check(request: Request, _security: SecurityDep) -> None:
-        keys = list(request.query_params.keys())
+        keys = [key for key, _ in request.query_params.multi_items()]
         unknown = sorted({k for k in keys if k not in names})
         if unknown:
             raise InvalidInput(f"unknown parameter {unknown[0]!r}; this endpoint takes: {', '.join(names)}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ class AlertFilter:
     rule: str | None = None
     assignee: str | None = None
     verdict: str | None = None
+    lookback: bool | None = None
 
     def apply(self, query: Select[tuple[Alert]]) -> Select[tuple[Alert]]:
         if self.status:
@@ -55,6 +56,8 @@ class AlertFilter:
         ):
             if value:
                 query = query.where(column == value)
+        if self.lookback is not None:
+            query = query.where(Alert.lookback.is_(self.lookback))
         return query
 
 
@@ -143,8 +146,8 @@ def extend_alert(*, session: Session, alert: Alert, detection: Detection, now: d
     alert.observed = max(alert.observed, float(finding.observed))
     alert.last_event_ts = max(alert.last_event_ts or alert.event_ts, finding.ts)
     alert.extensions = (alert.extensions or 0) + 1
-    alert.details = {**alert.details, **finding.details}
-    alert.summary = finding.summary[:1000]
+    alert.details = _merged(alert.details, finding.details)
+    alert.summary = f"{_first_line(alert.summary)} (+{alert.extensions} later: {finding.summary})"[:1000]
     session.flush()
     record(
         session=session,
@@ -160,6 +163,25 @@ def extend_alert(*, session: Session, alert: Alert, detection: Detection, now: d
         },
         ts=now,
     )
+
+
+def _first_line(summary: str) -> str:
+    return summary.split(" (+", 1)[0]
+
+
+def _merged(before: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Details of an extended alert: lists grow (documents, customers seen), other values are the latest."""
+    merged = dict(before)
+    for key, value in later.items():
+        earlier = merged.get(key)
+        if isinstance(earlier, list) and isinstance(value, list):
+            try:
+                merged[key] = list(dict.fromkeys([*earlier, *value]))[:200]
+            except TypeError:  # unhashable items (objects): keep them all
+                merged[key] = [*earlier, *value][:200]
+        else:
+            merged[key] = value
+    return merged
 
 
 # -- reading ---------------------------------------------------------------------------------------------

@@ -69,13 +69,15 @@ def find_in_past(
 def raise_found(
     *, session: Session, username: str, found: list[Detection], days: int, as_leaver: bool, now: datetime
 ) -> list[Alert]:
-    """Alerts for the findings not raised by an earlier look-back, their notices, and one audit entry."""
-    known = {
-        (rule, seq)
-        for rule, seq in session.execute(
-            select(Alert.rule, Alert.trigger_seq).where(Alert.username == username, Alert.lookback.is_(True))
-        )
-    }
+    """Alerts for the findings no alert of the same rule already covers (live or from an earlier
+    look-back, resolved or not: an entry judged once is not raised again), their notices, and one audit
+    entry."""
+    known: set[tuple[str, int]] = set()
+    for rule, trigger, evidence in session.execute(
+        select(Alert.rule, Alert.trigger_seq, Alert.evidence).where(Alert.username == username)
+    ):
+        known.add((rule, trigger))
+        known.update((rule, seq) for seq in evidence or ())
     alerts = []
     for detection in found:
         if (detection.rule.name, detection.seq) in known:

@@ -119,6 +119,9 @@ def test_payload_filters_find_decisions_customers_and_documents(
         "/audit", params={"decision": "denied", "limit": 1, "cursor": first["next_cursor"]}, headers=sec.auth
     ).json()
     assert [e["actor"] for e in first["entries"] + second["entries"]] == ["bob", "ann"]
+    twice = client.get("/audit", params=[("decision", "denied"), ("decision", "granted")], headers=sec.auth)
+    assert twice.status_code == 422
+    assert "'decision' once" in twice.json()["detail"]
     exported = client.get("/audit/export", params={"customer": "c3"}, headers=sec.auth)
     assert exported.status_code == 200
     assert [line for line in exported.text.splitlines() if line.strip()].__len__() == 1

@@ -229,6 +229,8 @@ def test_bulk_assign_by_filter_takes_only_the_unresolved_matches(client: TestCli
         {"action": "assign", "ids": [critical[1]["id"]], "filter": {}, "assignee": "sec"},
         {"action": "resolve", "ids": [critical[1]["id"]], "verdict": "benign"},
         {"action": "assign", "filter": {"colour": "red"}, "assignee": "sec"},
+        {"action": "assign", "filter": {}, "assignee": "sec"},  # everything, by accident
+        {"action": "assign", "ids": [], "assignee": "sec"},
     ):
         assert client.post("/alerts/bulk", json=bad, headers=sec.auth).status_code == 422, bad
 

@@ -226,6 +226,8 @@ def test_new_evidence_extends_the_open_alert_of_the_episode(runtime: Runtime, cl
     assert alert.evidence == [*first, *second]
     assert (alert.extensions, alert.status) == (1, "new")
     assert alert.last_event_ts == clock.now() + timedelta(minutes=20)
+    assert {"d1", "d2"} <= set(alert.details["document_ids"])  # what the first finding named stays
+    assert "(+1 later:" in alert.summary
     assert audit_actions(runtime, "detection.alert") == ["detection.alert", "detection.alert_extended"]
     # Evidence keeps extending the episode while it goes on, past the first hour.
     add_entries(runtime, [access("ann", clock.now() + timedelta(minutes=70), honeytoken=True)])

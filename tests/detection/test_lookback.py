@@ -188,3 +188,18 @@ def test_an_hr_file_of_resignations_queues_one_look_back_each_and_the_engine_run
     assert (alert.username, alert.lookback) == ("rep07", True)
     assert set(alert.evidence) <= set(taken)
     assert audit_actions(runtime, "detection.lookback").count("detection.lookback") == 30
+
+
+def test_the_look_back_does_not_raise_again_what_an_alert_already_covers(
+    client: TestClient, runtime: Runtime, clock: FixedClock, people: People
+) -> None:
+    people.add("ann", login=False)
+    add_entries(runtime, [access("ann", clock.now() - timedelta(days=2), honeytoken=True)])
+    engine = engine_for(runtime)
+    engine.run_once()
+    [live] = alerts(runtime, rule="honeytoken")
+
+    Hr(client, people).event(employee="ann", **RESIGNATION)
+    engine.run_once()
+
+    assert [a.id for a in alerts(runtime, rule="honeytoken")] == [live.id]

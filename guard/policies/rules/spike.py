@@ -6,7 +6,9 @@ learns until it has `min_history` such windows, then alerts when the current win
 `factor` times the baseline and the absolute `minimum`, once per window. With `peers: department` the
 count must also reach `peer_factor` times what the peers did in the same window so far (the median of
 the others in the person's department, as recorded with their access decisions): a quarter-end that
-lifts the whole team, or what the team does every day, is not an alert for one of them.
+lifts the whole team, or what the team does every day, is not an alert for one of them. With
+`sustained: N` the N-1 windows just before the current one must have ended as high too (against the
+baseline and the peers of their time): a habit, not one busy week.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class SpikeConfig(RuleConfig):
         1.5, gt=0, description="with peers: times the peers' usual the count must reach"
     )
     min_peers: int = Field(3, ge=1, description="with peers: fewer peers with a baseline, judge alone")
+    sustained: int = Field(
+        1, ge=1, le=12, description="windows in a row that must be this high (the current one included)"
+    )
 
 
 @dataclass
@@ -50,6 +55,8 @@ class _Person:
     judged: tuple[float, float, int] | None = None  # (mean, spread, windows) for the current bucket
     judged_bucket: int | None = None
     department: str | None = None
+    high_until: int | None = None  # the last finished window that ended as high (for `sustained`)
+    streak: int = 0  # how many windows in a row, up to high_until
 
 
 class Spike(RuleType[SpikeConfig]):
@@ -60,8 +67,8 @@ class Spike(RuleType[SpikeConfig]):
         super().__init__(config)
         self.span = config.window.total_seconds()
         self.people: dict[str, _Person] = {}
-        # department -> person -> (window, count in it): the team's counts in the windows running now
-        self.departments: dict[str, dict[str, tuple[int, int]]] = {}
+        # department -> person -> (window, count in it, previous window, its final count)
+        self.departments: dict[str, dict[str, tuple[int, int, int, int]]] = {}
 
     @property
     def horizon(self) -> timedelta:
@@ -90,6 +97,8 @@ class Spike(RuleType[SpikeConfig]):
         if bucket < person.bucket:
             return None  # a late event for a window already judged
         if bucket > person.bucket:
+            if cfg.sustained > 1 and person.count:
+                self._close_window(person, event.actor)
             if person.count:
                 person.history.append((person.bucket, person.count))
             while person.history and bucket - person.history[0][0] > cfg.baseline_windows:
@@ -109,8 +118,12 @@ class Spike(RuleType[SpikeConfig]):
         baseline, spread, windows = judged
         if person.count < cfg.factor * baseline:
             return None
-        peer = self._peers_now(event.actor, person) if cfg.peers != "none" else None
+        peer = self._peers_in(event.actor, person, person.bucket) if cfg.peers != "none" else None
         if peer is not None and person.count < cfg.peer_factor * peer[0]:
+            return None
+        if cfg.sustained > 1 and (
+            person.high_until != person.bucket - 1 or person.streak < cfg.sustained - 1
+        ):
             return None
         person.fired = True
         threshold = max(cfg.minimum, cfg.factor * baseline, cfg.peer_factor * peer[0] if peer else 0)
@@ -121,6 +134,8 @@ class Spike(RuleType[SpikeConfig]):
         }
         if peer is not None:
             details |= {"peer_median": round(peer[0], 2), "peers": peer[1], "department": person.department}
+        if cfg.sustained > 1:
+            details["sustained_windows"] = person.streak + 1
         return Finding(
             user=event.actor,
             ts=event.ts,
@@ -136,22 +151,42 @@ class Spike(RuleType[SpikeConfig]):
             details=details,
         )
 
+    def _close_window(self, person: _Person, actor: str) -> None:
+        """Whether the window ending now ended as high: the streak `sustained` asks for."""
+        cfg = self.config
+        judged = person.judged if person.judged_bucket == person.bucket else self._baseline(person)
+        high = judged is not None and person.count >= max(cfg.minimum, cfg.factor * judged[0])
+        if high and cfg.peers != "none":
+            peer = self._peers_in(actor, person, person.bucket)
+            high = peer is None or person.count >= cfg.peer_factor * peer[0]
+        if high:
+            consecutive = person.high_until == person.bucket - 1
+            person.streak = person.streak + 1 if consecutive else 1
+            person.high_until = person.bucket
+
     def _note_for_peers(self, person: _Person, actor: str, department: str | None) -> None:
         if department is not None and department != person.department:
             if person.department is not None:
                 self.departments.get(person.department, {}).pop(actor, None)
             person.department = department
-        if person.department is not None:
-            self.departments.setdefault(person.department, {})[actor] = (person.bucket, person.count)
+        if person.department is None:
+            return
+        team = self.departments.setdefault(person.department, {})
+        bucket, count, before, before_count = team.get(actor, (person.bucket, 0, -1, 0))
+        if bucket != person.bucket:  # a new window: the one before is final now
+            before, before_count = bucket, count
+        team[actor] = (person.bucket, person.count, before, before_count)
 
-    def _peers_now(self, actor: str, person: _Person) -> tuple[float, int] | None:
-        """The median count of the others in the person's department in this window so far (0 for those
-        not seen in it yet), and how many they are."""
+    def _peers_in(self, actor: str, person: _Person, window: int) -> tuple[float, int] | None:
+        """The median count of the others in the person's department in `window` (so far, for the
+        current one; 0 for those not seen in it), and how many they are."""
         team = self.departments.get(person.department) if person.department else None
         if not team:
             return None
         others = [
-            count if bucket == person.bucket else 0 for name, (bucket, count) in team.items() if name != actor
+            count if bucket == window else before_count if before == window else 0
+            for name, (bucket, count, before, before_count) in team.items()
+            if name != actor
         ]
         if len(others) < self.config.min_peers:
             return None
