@@ -8,7 +8,8 @@ count must also reach `peer_factor` times what the peers did in the same window 
 the others in the person's department, as recorded with their access decisions): a quarter-end that
 lifts the whole team, or what the team does every day, is not an alert for one of them. With
 `sustained: N` the N-1 windows just before the current one must have ended as high too (against the
-baseline and the peers of their time): a habit, not one busy week.
+baseline and the peers of their time): a habit, not one busy week. `baseline_excludes: [notice]` keeps
+windows with entries made on notice out of the baseline, so weeks of taking do not become the usual.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class SpikeConfig(RuleConfig):
         1.5, gt=0, description="with peers: times the peers' usual the count must reach"
     )
     min_peers: int = Field(3, ge=1, description="with peers: fewer peers with a baseline, judge alone")
+    baseline_excludes: list[str] = Field(
+        [],
+        description="statuses whose windows never enter the baseline (notice: the usual stays pre-notice)",
+    )
     sustained: int = Field(
         1, ge=1, le=12, description="windows in a row that must be this high (the current one included)"
     )
@@ -55,6 +60,7 @@ class _Person:
     judged: tuple[float, float, int] | None = None  # (mean, spread, windows) for the current bucket
     judged_bucket: int | None = None
     department: str | None = None
+    excluded: bool = False  # this window had an entry with a status in baseline_excludes
     high_until: int | None = None  # the last finished window that ended as high (for `sustained`)
     streak: int = 0  # how many windows in a row, up to high_until
 
@@ -99,11 +105,14 @@ class Spike(RuleType[SpikeConfig]):
         if bucket > person.bucket:
             if cfg.sustained > 1 and person.count:
                 self._close_window(person, event.actor)
-            if person.count:
+            if person.count and not person.excluded:
                 person.history.append((person.bucket, person.count))
             while person.history and bucket - person.history[0][0] > cfg.baseline_windows:
                 person.history.popleft()
             person.bucket, person.count, person.seqs, person.fired = bucket, 0, [], False
+            person.excluded = False
+        if cfg.baseline_excludes and event.status in cfg.baseline_excludes:
+            person.excluded = True
         person.count += weight_of(event, cfg.weight)
         if cfg.peers != "none":
             self._note_for_peers(person, event.actor, event.department)

@@ -284,3 +284,39 @@ def test_trend_ignores_a_rise_too_small_or_under_the_minimum() -> None:
     for day, n in enumerate((1, 2, 4)):
         day_of(quiet, day, n)
     assert day_of(quiet, 3, 15) == []  # 15x the start, under the minimum
+
+
+def test_spike_sustained_needs_the_window_before_to_have_been_high_too() -> None:
+    rule = Spike(
+        SpikeConfig(window=DAY, baseline_windows=7, min_history=3, factor=2, minimum=10, sustained=2)
+    )
+    for day in range(4):
+        day_of(rule, day, 10)
+    assert day_of(rule, 4, 30) == []  # one high day: a busy day, not a habit
+    assert day_of(rule, 5, 10) == []
+    assert day_of(rule, 6, 40) == []  # high again, but the day before was ordinary
+    [finding] = day_of(rule, 7, 50)  # the second high day in a row
+    assert finding.details["sustained_windows"] == 2
+
+
+def test_spike_baseline_excludes_keeps_notice_weeks_out_of_the_usual() -> None:
+    def days_on(rule: Spike, day: int, n: int, status: str) -> list[object]:
+        found = []
+        for i in range(n):
+            event = ev(day * DAY + timedelta(seconds=i * 30), status=status)
+            if (finding := rule.observe(event)) is not None:
+                found.append(finding)
+        return found
+
+    config = {"window": DAY, "baseline_windows": 7, "min_history": 3, "factor": 2, "minimum": 10}
+    frozen = Spike(SpikeConfig(**config, baseline_excludes=["notice"]))
+    learning = Spike(SpikeConfig(**config))
+    for rule in (frozen, learning):
+        for day in range(4):
+            days_on(rule, day, 10, "active")
+        for day in range(4, 8):  # taking 25 a day on notice
+            days_on(rule, day, 25, "notice")
+    # Against the pre-notice usual (10), day 8's 25 is still 2.5x; a baseline that learnt the notice
+    # days (mean ~19) no longer sees it.
+    assert len(days_on(frozen, 8, 25, "notice")) == 1
+    assert days_on(learning, 8, 25, "notice") == []
