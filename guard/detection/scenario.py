@@ -244,7 +244,8 @@ def generate(
     start: datetime = START,
 ) -> Organisation:
     """`people` in departments of ten, `weeks` of work from `start`; `per_style` exfiltrators for each
-    style and `honest_leavers` who resign and hand over, all resigning in the last five weeks."""
+    style and `honest_leavers` who resign and hand over, all resigning four to seven weeks before the end
+    (a notice period of a month or more is in the data)."""
     b = _Builder(seed)
     rng = b.rng
     customers = [f"c{i}" for i in range(people * 12)]
@@ -263,7 +264,7 @@ def generate(
     ordinary = [p for p in staff if p.kind == "ordinary"]
     leaving = rng.sample(ordinary, min(len(ordinary), honest_leavers + per_style * len(STYLES)))
     for n, person in enumerate(leaving):
-        person.notice_at = rng.choice(working[-25:-10]) + timedelta(hours=rng.uniform(9, 12))
+        person.notice_at = rng.choice(working[-35:-20]) + timedelta(hours=rng.uniform(9, 12))
         if n < honest_leavers:
             person.kind = "honest-leaver"
         else:
