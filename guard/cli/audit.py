@@ -128,10 +128,16 @@ def export(
     target: str | None = typer.Option(None, help="Only entries about this target"),
     since: str | None = typer.Option(None, help="From this time on (ISO 8601 with a timezone)"),
     until: str | None = typer.Option(None, help="Before this time (ISO 8601 with a timezone)"),
+    decision: str | None = typer.Option(None, help="Only entries with this decision (granted, denied, ...)"),
+    customer: str | None = typer.Option(None, help="Only entries naming this customer id"),
+    document: str | None = typer.Option(None, help="Only entries naming this document id"),
 ) -> None:
     """Stream matching entries in seq order; the export itself is recorded in the log."""
     cfg = settings()
-    filters = parse_filters(actor=actor, action=action, target=target, since=since, until=until)
+    fields = {"decision": decision, "customer": customer, "document": document}
+    filters = parse_filters(
+        actor=actor, action=action, target=target, since=since, until=until, fields=fields
+    )
     db = open_db(cfg)
     try:
         with unit_of_work(db) as session:

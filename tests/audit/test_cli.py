@@ -75,3 +75,27 @@ def test_export_command_writes_a_file_and_is_recorded(
     assert '"actor":"ann"' in recorded.body
     bad = cli.invoke(app, ["audit", "export", "--since", "last week"])
     assert bad.exit_code != 0
+
+
+def test_export_command_filters_on_decision_and_customer(
+    cli: CliRunner, runtime: Runtime, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.detection.helpers import access, add_entries
+
+    now = datetime.now(UTC)
+    add_entries(
+        runtime,
+        [
+            access("ann", now, decision="denied", customer="c1"),
+            access("ann", now, decision="granted", customer="c1"),
+            access("bob", now, decision="denied", customer="c2"),
+        ],
+    )
+    out = tmp_path / "denied.jsonl"
+    args = ["audit", "export", "--decision", "denied", "--customer", "c1", "-o", str(out)]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [line] = out.read_text().splitlines()
+    assert ('"actor":"ann"' in line, '"decision":"denied"' in line) == (True, True)
