@@ -150,8 +150,7 @@ def test_a_revoked_key_is_refused_on_the_next_request_in_every_worker(
         admin = People(http, pg_people.runtime).login("root").auth  # type: ignore[arg-type]
         key = httpx.post(f"{base}/users/{crm.id}/api-keys", json={"name": "crm"}, headers=admin).json()
         auth = api_key(key["key"])
-        # Fresh connections land on either worker: the key works on both ...
-        assert {httpx.get(f"{base}/healthz").json()["worker"] for _ in range(40)} == worker_pids(base)
+        # Fresh connections land on either worker (both answered above): the key works ...
         assert all(httpx.get(f"{base}/me", headers=auth).status_code == 200 for _ in range(20))
         revoked = httpx.request(
             "DELETE", f"{base}/users/{crm.id}/api-keys/{key['id']}", json={"reason": "leaked"}, headers=admin

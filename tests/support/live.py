@@ -94,10 +94,13 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], *, workers: int, lo
     raise RuntimeError(f"guard serve did not get {workers} ready workers in time:\n{log_path.read_text()}")
 
 
-def worker_pids(base: str, attempts: int = 200) -> set[int]:
-    """Which worker processes answer fresh connections (each request on its own connection)."""
-    pids = set()
-    for _ in range(attempts):
+def worker_pids(base: str, *, expected: int = 2, within: float = 30.0) -> set[int]:
+    """Which worker processes answer fresh connections (each request on its own connection), asking until
+    `expected` have answered or `within` seconds have passed: a busy machine can let one worker take
+    every connection for a while, so a fixed number of tries is not enough."""
+    pids: set[int] = set()
+    deadline = time.monotonic() + within
+    while len(pids) < expected and time.monotonic() < deadline:
         pids.add(httpx.get(f"{base}/healthz", timeout=5).json()["worker"])
     return pids
 
