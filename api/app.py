@@ -21,6 +21,7 @@ from api.routers import (
     auth,
     content,
     customers,
+    docs,
     documents,
     events,
     hr,
@@ -82,6 +83,8 @@ def create_app(
         version=__version__,
         description="Customer-document broker and leaver guard.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by api.routers.docs
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.metrics = Metrics()
@@ -89,6 +92,8 @@ def create_app(
     install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(docs.router)
+    docs.mount_assets(app)
     app.add_middleware(
         GuardMiddleware,
         metrics=app.state.metrics,

@@ -132,8 +132,36 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "the access_token from POST /auth/login",
+    },
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "machine accounts: the value `ApiKey <key>`",
+    },
+}
+# Operations that take no credential (the content token travels in the path).
+PUBLIC = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("post", "/auth/login"),
+    ("post", "/auth/refresh"),
+    ("get", "/content/{token}"),
+}
+
+
 def describe(spec: dict[str, Any]) -> dict[str, Any]:
-    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    components = spec.setdefault("components", {})
+    components["securitySchemes"] = SECURITY_SCHEMES
+    spec["security"] = [{"bearer": []}, {"apiKey": []}]
+    schemas = components.setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
@@ -142,6 +170,8 @@ def describe(spec: dict[str, Any]) -> dict[str, Any]:
         for method, operation in operations.items():
             if not operation.get("description"):
                 operation["description"] = DESCRIPTIONS.get((method, path), "")
+            if (method, path) in PUBLIC:
+                operation["security"] = []
             responses = operation.setdefault("responses", {})
             if (method, path) in SUCCESS_CONTENT:
                 success = responses.setdefault("200", {"description": "the content"})

@@ -42,3 +42,36 @@ def test_real_error_answers_have_the_documented_shape(client: TestClient, people
         assert set(error["required"]) <= set(body)
         assert isinstance(body["detail"], str)
     assert isinstance(answers[0].json()["errors"], list)
+
+
+def test_the_document_names_how_to_authenticate_and_which_operations_need_nothing(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "the access_token from POST /auth/login",
+    }
+    assert (schemes["apiKey"]["in"], schemes["apiKey"]["name"]) == ("header", "Authorization")
+    assert spec["security"] == [{"bearer": []}, {"apiKey": []}]
+    public = {(m, p) for p, ops in spec["paths"].items() for m, op in ops.items() if op.get("security") == []}
+    assert public == {
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("post", "/auth/login"),
+        ("post", "/auth/refresh"),
+        ("get", "/content/{token}"),
+    }
+    for method, path in public - {("get", "/content/{token}")}:
+        assert client.request(method.upper(), path, json={}).status_code not in (401, 403), path
+
+
+def test_docs_are_served_from_local_assets_under_a_strict_policy(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for asset in ("/assets/swagger-ui/swagger-ui-bundle.js", "/assets/guard/docs.js"):
+        assert client.get(asset).status_code == 200, asset
