@@ -11,7 +11,7 @@ The engine audits alerts, responses and rule failures, never the entries it read
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -30,6 +30,7 @@ from guard.detection.stream import iter_events, read_after
 from guard.detection.watches import load_watches, mark
 from guard.policies.rules import (
     DETECTION_ACTOR,
+    Detection,
     Detector,
     EntrySkipped,
     Outcome,
@@ -37,6 +38,7 @@ from guard.policies.rules import (
     RuleSet,
     RulesInvalid,
 )
+from guard.policies.rules.base import MAX_EVIDENCE
 
 log = logging.getLogger("guard.detection")
 CURSOR = "main"
@@ -138,7 +140,7 @@ class DetectionEngine:
         self, session: Session, rules: RuleSet, outcomes: list[Outcome], now: datetime
     ) -> int:
         alerts = 0
-        for outcome in outcomes:
+        for outcome in fold_repeats(outcomes):
             if isinstance(outcome, RuleFailure):
                 disable_rule(session=session, failure=outcome, now=now)
                 continue
@@ -185,6 +187,30 @@ class DetectionEngine:
         )
         self._detector, self._digest, self._position = detector, rules.digest, position
         self._replay_failures = failures
+
+
+def fold_repeats(outcomes: list[Outcome]) -> list[Outcome]:
+    """Repeats of one person and rule in a batch become one: the last of them, carrying the evidence of
+    all. An alert is then extended once per batch (one query, one audit entry), not once per entry of a
+    burst. A fresh detection of the same person and rule keeps its place after the repeats before it."""
+    folded: list[Outcome] = []
+    pending: dict[tuple[str, str], Detection] = {}
+    for outcome in outcomes:
+        if not isinstance(outcome, Detection):
+            folded.append(outcome)
+            continue
+        key = (outcome.rule.name, outcome.finding.user)
+        if not outcome.repeat:
+            if key in pending:
+                folded.append(pending.pop(key))
+            folded.append(outcome)
+            continue
+        earlier = pending.get(key)
+        if earlier is not None:
+            evidence = tuple(dict.fromkeys((*earlier.finding.evidence, *outcome.finding.evidence)))
+            outcome = replace(outcome, finding=replace(outcome.finding, evidence=evidence[-MAX_EVIDENCE:]))
+        pending[key] = outcome
+    return folded + list(pending.values())
 
 
 def _seed_suppression(session: Session, detector: Detector, rules: RuleSet, cursor_ts: datetime) -> None:

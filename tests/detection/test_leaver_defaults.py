@@ -12,7 +12,7 @@ from guard.db import transaction
 from guard.notifications.models import Notification
 from guard.people.models import User
 from guard.runtime import Runtime
-from tests.detection.helpers import access, add_entries, alerts, engine_for
+from tests.detection.helpers import access, add_entries, alerts, audit_actions, engine_for
 from tests.support.people import People
 
 
@@ -193,8 +193,11 @@ def test_a_leaver_reaching_for_other_reps_customers_day_after_day_is_alerted(
     assert alerts(runtime, rule="leaver-many-customers") == []  # no day stands out
     [alert] = alerts(runtime, rule="leaver-outside-portfolio")
     assert (alert.username, alert.severity, alert.threshold) == ("ann", "high", 10)
-    assert alert.observed == len(seqs)  # later days extended the same alert
-    assert alert.extensions == len(seqs) - 10
+    assert alert.observed == len(seqs)  # later days extended the same alert...
+    assert set(seqs) <= set(alert.evidence)
+    # ...once for the whole batch the engine read, not once per entry.
+    assert alert.extensions == 1
+    assert audit_actions(runtime, "detection.alert_extended") == ["detection.alert_extended"]
     assert set(alert.evidence) <= set(seqs)
 
 
