@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
@@ -25,13 +24,8 @@ PAGE_HEADERS = {
 PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGE_HEADERS}}
 
 
-@lru_cache(maxsize=4)
-def cursor_key(master_key: bytes) -> bytes:
-    return paging_key(master_key)
-
-
 def page_request(master_key: bytes, cursor: str | None, limit: int, offset: int = 0) -> PageRequest:
-    return PageRequest(key=cursor_key(master_key), cursor=cursor or None, limit=limit, offset=offset)
+    return PageRequest(key=paging_key(master_key), cursor=cursor or None, limit=limit, offset=offset)
 
 
 def send_page(request: Request, response: Response, page: Page[Any]) -> None:

@@ -129,20 +129,14 @@ def drop_schema(url: str, schema: str) -> None:
 # -- 2. exposure report ---------------------------------------------------------------------------------
 
 
-def seed_person(settings_home: Path, database_url: str | None, entries: int) -> Runtime:
-    """A person on notice with `entries` audit entries (a mix of deliveries and decisions) in the window."""
-    from guard.audit.log import record
-    from guard.customers.models import Customer
-    from guard.db import new_id, transaction
-    from guard.documents.models import Document
-    from guard.hr.events import EventInput, apply_event
+def bench_runtime(home: Path, database_url: str | None) -> Runtime:
+    """A migrated runtime with cheap password hashing (setting people up is not what is measured)."""
     from guard.migrate import upgrade
-    from guard.people.service import create_user
     from guard.runtime import build_runtime
     from guard.settings import load_settings
 
     settings = load_settings(
-        home=settings_home,
+        home=home,
         database_url=database_url,
         log_json=False,
         background_workers=False,
@@ -150,6 +144,20 @@ def seed_person(settings_home: Path, database_url: str | None, entries: int) -> 
     )
     runtime = build_runtime(settings)
     upgrade(runtime.db.engine)
+    return runtime
+
+
+def seed_person(settings_home: Path, database_url: str | None, entries: int) -> Runtime:
+    """A person on notice with `entries` audit entries (a mix of deliveries and decisions) in the window."""
+    from guard.audit.log import record
+    from guard.customers.models import Customer
+    from guard.db import new_id, transaction
+    from guard.documents.models import Document
+    from guard.hr.events import EventInput, apply_event
+    from guard.people.service import create_user
+
+    runtime = bench_runtime(settings_home, database_url)
+    settings = runtime.settings
     now = datetime.now(UTC)
     with transaction(runtime.db.write) as session:
         person = create_user(
@@ -285,21 +293,12 @@ def time_resignation_file(people: int) -> tuple[float, float, int]:
     from guard.detection.models import LookbackRequest
     from guard.hr.inbox.importer import import_bytes
     from guard.keys import ensure_keys
-    from guard.migrate import upgrade
     from guard.people.service import create_user
-    from guard.runtime import build_runtime
-    from guard.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="guard-bench-inbox-") as tmp:
         ensure_keys(Path(tmp) / "keys")
-        settings = load_settings(
-            home=Path(tmp),
-            log_json=False,
-            background_workers=False,
-            auth={"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1},
-        )
-        rt = build_runtime(settings)
-        upgrade(rt.db.engine)
+        rt = bench_runtime(Path(tmp), None)
+        settings = rt.settings
         now = datetime.now(UTC)
         with transaction(rt.db.write) as session:
             for n in range(people):

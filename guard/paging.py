@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -46,7 +47,9 @@ class PageRequest:
     offset: int = 0  # the older way to page, kept where an endpoint offered it; not with a cursor
 
 
+@lru_cache(maxsize=4)
 def paging_key(master_key: bytes) -> bytes:
+    """A key of its own for cursors, derived from the master key (never used directly for two things)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG).derive(master_key)
 
 
@@ -70,19 +73,23 @@ class Keyset:
         return or_(*clauses)
 
 
-def _fingerprint(scope: str, filters: Mapping[str, object]) -> str:
+def fingerprint(scope: str, filters: Mapping[str, object]) -> str:
+    """What a cursor is bound to: its list and the filters (and order) it was made for."""
     digest = hashlib.sha256(orjson.dumps([scope, filters], option=orjson.OPT_SORT_KEYS, default=str))
     return digest.hexdigest()[:16]
 
 
-def _encode(key: bytes, values: Sequence[KeyValue], fingerprint: str) -> str:
+def sign_cursor(key: bytes, values: Sequence[KeyValue], bound_to: str) -> str:
+    """An opaque cursor for the row whose sort key is `values`."""
     typed = [["d", v.isoformat()] if isinstance(v, datetime) else ["v", v] for v in values]
-    body = orjson.dumps([fingerprint, typed])
+    body = orjson.dumps([bound_to, typed])
     mac = hmac.new(key, _TAG + body, hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(mac + body).rstrip(b"=").decode()
 
 
-def _decode(key: bytes, cursor: str, fingerprint: str, width: int) -> list[KeyValue]:
+def read_cursor(key: bytes, cursor: str, bound_to: str, width: int) -> list[KeyValue]:
+    """The sort key a cursor carries; a 422 for one this server did not sign, or signed for another
+    list or other filters."""
     unknown = InvalidInput("the cursor is not one this server handed out; start again without it")
     try:
         raw = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4))
@@ -92,7 +99,7 @@ def _decode(key: bytes, cursor: str, fingerprint: str, width: int) -> list[KeyVa
     if not hmac.compare_digest(mac, hmac.new(key, _TAG + body, hashlib.sha256).digest()[:16]):
         raise unknown
     printed, typed = orjson.loads(body)
-    if printed != fingerprint:
+    if printed != bound_to:
         raise InvalidInput("the cursor belongs to another list or to other filters; start again without it")
     if len(typed) != width:
         raise unknown
@@ -108,7 +115,6 @@ def paginate(
     request: PageRequest,
     scope: str,
     filters: Mapping[str, object],
-    count: bool = True,
 ) -> Page[Any]:
     """One page of `query` (rows as session.execute returns them) and the cursor of the next, if any.
     `total` counts every row the filters match (not only the rest)."""
@@ -116,16 +122,16 @@ def paginate(
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     if request.cursor and request.offset:
         raise InvalidInput("page with cursor or with offset, not both")
-    fingerprint = _fingerprint(scope, filters)
+    bound_to = fingerprint(scope, filters)
     query = query.order_by(None)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) if count else None
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
     if request.cursor:
         query = query.where(
-            keyset.after(_decode(request.key, request.cursor, fingerprint, len(keyset.columns)))
+            keyset.after(read_cursor(request.key, request.cursor, bound_to, len(keyset.columns)))
         )
     query = query.order_by(*keyset.order()).offset(request.offset or None).limit(request.limit + 1)
     rows = list(session.execute(query))
     more = len(rows) > request.limit
     rows = rows[: request.limit]
-    next_cursor = _encode(request.key, key_of(rows[-1]), fingerprint) if more and rows else None
+    next_cursor = sign_cursor(request.key, key_of(rows[-1]), bound_to) if more and rows else None
     return Page(rows, next_cursor, total)

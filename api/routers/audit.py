@@ -16,6 +16,7 @@ from guard.audit.checkpoints import load_public_keys
 from guard.audit.verify import state_path, verify_log
 from guard.auth.service import Principal
 from guard.errors import InvalidInput
+from guard.paging import paging_key
 from guard.types import Role
 
 router = APIRouter(tags=["audit"], route_class=GuardRoute)
@@ -121,7 +122,7 @@ def search_audit(
     page = searching.search(
         session=session,
         filters=filters,
-        key=searching.cursor_key(runtime.keyring.master_key),
+        key=paging_key(runtime.keyring.master_key),
         limit=limit,
         cursor=cursor or None,
         order=order,

@@ -9,17 +9,11 @@ the decoded entries of that range: a page reads at most `SCAN_LIMIT` entries and
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import struct
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +21,7 @@ from guard.audit.chain import format_ts
 from guard.audit.models import AuditEntry
 from guard.bounds import check_time
 from guard.errors import InvalidInput, NotFound
+from guard.paging import fingerprint, read_cursor, sign_cursor
 
 PAYLOAD_FILTERS = ("decision", "customer", "document", "rule", "status", "source")
 FILTER_NAMES = ("actor", "action", "target", "since", "until", "seq", *PAYLOAD_FILTERS)
@@ -38,8 +33,6 @@ WILDCARD = "*"
 DEFAULT_LIMIT = 100
 Order = Literal["asc", "desc"]
 _LENGTHS = {"actor": 200, "action": 100, "target": 300}
-_CURSOR_TAG = b"guard-audit-cursor-v1"
-_CURSOR = struct.Struct(">Q8s16s")  # seq, query fingerprint, MAC
 ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 
@@ -104,11 +97,6 @@ class AuditFilters:
         if self.seqs is not None:
             found.append(c.seq.in_(self.seqs))
         return found
-
-    def fingerprint(self, order: str) -> bytes:
-        return hashlib.sha256(orjson.dumps([self.as_payload(), order], option=orjson.OPT_SORT_KEYS)).digest()[
-            :8
-        ]
 
 
 @dataclass(frozen=True)
@@ -186,31 +174,15 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def cursor_key(master_key: bytes) -> bytes:
-    """A key of its own for cursors, derived from the master key (never used directly for two things)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CURSOR_TAG).derive(master_key)
+def _bound_to(filters: AuditFilters, order: str) -> str:
+    return fingerprint("audit", {**filters.as_payload(), "order": order})
 
 
-def encode_cursor(key: bytes, *, seq: int, fingerprint: bytes) -> str:
-    body = struct.pack(">Q8s", seq, fingerprint)
-    mac = hmac.new(key, _CURSOR_TAG + body, hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
-
-
-def decode_cursor(key: bytes, cursor: str, *, fingerprint: bytes) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4))
-        seq, printed, mac = _CURSOR.unpack(raw)
-    except (ValueError, struct.error):
-        raise InvalidInput("the cursor is not one this server handed out; start again without it") from None
-    expected = hmac.new(key, _CURSOR_TAG + raw[:16], hashlib.sha256).digest()[:16]
-    if not hmac.compare_digest(mac, expected):
+def _after(key: bytes, cursor: str, bound_to: str) -> int:
+    [seq] = read_cursor(key, cursor, bound_to, 1)
+    if not isinstance(seq, int):
         raise InvalidInput("the cursor is not one this server handed out; start again without it")
-    if not hmac.compare_digest(printed, fingerprint):
-        raise InvalidInput(
-            "the cursor belongs to a search with other filters or order; start again without it"
-        )
-    return int(seq)
+    return seq
 
 
 def entry_view(seq: int, body: str, stored_hash: str, **columns: Any) -> dict[str, Any]:
@@ -273,8 +245,8 @@ def search(
     order: Order = "desc",
 ) -> SearchPage:
     limit = check_limit(limit)
-    fingerprint = filters.fingerprint(order)
-    after = decode_cursor(key, cursor, fingerprint=fingerprint) if cursor else None
+    bound_to = _bound_to(filters, order)
+    after = _after(key, cursor, bound_to) if cursor else None
     if not filters.fields:
         rows = session.execute(page_query(filters, after=after, order=order, limit=limit + 1)).all()
         entries = [
@@ -282,7 +254,7 @@ def search(
             for r in rows[:limit]
         ]
         more = len(rows) > limit
-        next_cursor = encode_cursor(key, seq=entries[-1]["seq"], fingerprint=fingerprint) if more else None
+        next_cursor = sign_cursor(key, [entries[-1]["seq"]], bound_to) if more else None
         return SearchPage(entries, next_cursor)
     entries, scanned, last, more = [], 0, after, False
     while True:
@@ -300,5 +272,5 @@ def search(
             break
         if len(rows) < batch:
             break  # the end of the range
-    next_cursor = encode_cursor(key, seq=last, fingerprint=fingerprint) if more and last is not None else None
+    next_cursor = sign_cursor(key, [last], bound_to) if more and last is not None else None
     return SearchPage(entries, next_cursor)
