@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guard.audit.log import record
-from guard.db import Database, transaction
+from guard.db import Database, new_id, transaction
 from guard.detection.alerts import raise_alert
 from guard.detection.models import Alert, LookbackRequest
 from guard.detection.responses import respond
@@ -103,33 +103,13 @@ def raise_found(
     return alerts
 
 
-def lookback(
-    *,
-    session: Session,
-    username: str,
-    now: datetime,
-    rules: RuleSet,
-    days: int = 90,
-    as_leaver: bool = False,
-) -> list[Alert]:
-    """Alerts for what the rules find in `username`'s entries of the last `days` days (new ones only),
-    read and raised in one session."""
-    _check_days(days)
-    found = find_in_past(
-        session=session, username=username, since=now - timedelta(days=days), rules=rules, as_leaver=as_leaver
-    )
-    return raise_found(
-        session=session, username=username, found=found, days=days, as_leaver=as_leaver, now=now
-    )
-
-
 def queue_lookback(
     *, session: Session, username: str, days: int, as_leaver: bool, source: str, now: datetime
 ) -> LookbackRequest:
     """Ask the engine for a look-back; committed with the caller's transaction."""
     _check_days(days)
     request = LookbackRequest(
-        username=username, days=days, as_leaver=as_leaver, source=source[:200], requested_at=now
+        id=new_id(), username=username, days=days, as_leaver=as_leaver, source=source[:200], requested_at=now
     )
     session.add(request)
     return request

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from guard.audit.models import AuditEntry
 from guard.clock import FixedClock
 from guard.db import transaction
-from guard.detection.lookback import lookback
+from guard.detection.lookback import queue_lookback, run_queued
 from guard.detection.models import LookbackRequest
 from guard.errors import InvalidInput
 from guard.hr.inbox.importer import import_bytes
@@ -28,6 +28,19 @@ def burst(actor: str, start, n: int = 70):  # type: ignore[no-untyped-def]
     return [access(actor, start + timedelta(seconds=20 * i), document=f"d{i}") for i in range(n)]
 
 
+def look_back(runtime: Runtime, username: str, *, days: int = 90) -> list[str]:
+    """Queue a look-back and run the queue as the engine does; the ids of the alerts it raised."""
+    now = runtime.clock.now()
+    with transaction(runtime.db.write) as session:
+        request = queue_lookback(
+            session=session, username=username, days=days, as_leaver=False, source="test", now=now
+        )
+        request_id = request.id
+    assert run_queued(db=runtime.db, rules=runtime.rules.current(now), now=now) == 1
+    with runtime.db.read() as session:
+        return list(session.get_one(LookbackRequest, request_id).alerts or [])
+
+
 def test_lookback_finds_what_happened_in_the_period_for_that_person_only(
     runtime: Runtime, clock: FixedClock, people: People
 ) -> None:
@@ -36,11 +49,7 @@ def test_lookback_finds_what_happened_in_the_period_for_that_person_only(
     recent = add_entries(runtime, burst("ann", now - timedelta(days=20)))
     add_entries(runtime, burst("ann", now - timedelta(days=100)))  # before the period
     add_entries(runtime, burst("bob", now - timedelta(days=10)))  # someone else
-    rules = runtime.rules.current(now)
-
-    with transaction(runtime.db.write) as session:
-        raised = lookback(session=session, username="ann", days=90, now=now, rules=rules)
-        ids = [a.id for a in raised]
+    ids = look_back(runtime, "ann")
 
     [alert] = alerts(runtime)
     assert alert.id in ids
@@ -59,17 +68,15 @@ def test_lookback_finds_what_happened_in_the_period_for_that_person_only(
 def test_running_lookback_twice_raises_nothing_new(runtime: Runtime, clock: FixedClock) -> None:
     now = clock.now()
     add_entries(runtime, burst("ann", now - timedelta(days=3)))
-    rules = runtime.rules.current(now)
     for expected in (1, 0):
-        with transaction(runtime.db.write) as session:
-            assert len(lookback(session=session, username="ann", now=now, rules=rules)) == expected
+        assert len(look_back(runtime, "ann")) == expected
     assert len(alerts(runtime, lookback=True)) == 1
 
 
 def test_lookback_days_must_be_sensible(runtime: Runtime, clock: FixedClock) -> None:
     with transaction(runtime.db.write) as session, pytest.raises(InvalidInput):
-        lookback(
-            session=session, username="ann", days=0, now=clock.now(), rules=runtime.rules.current(clock.now())
+        queue_lookback(
+            session=session, username="ann", days=0, as_leaver=False, source="test", now=clock.now()
         )
 
 
@@ -83,10 +90,10 @@ def test_lookback_notifies_but_does_not_suspend(runtime: Runtime, clock: FixedCl
             for i in range(10)
         ],
     )
-    with transaction(runtime.db.write) as session:
-        [alert] = lookback(session=session, username="ann", now=now, rules=runtime.rules.current(now))
-        assert alert.rule == "leaver-bulk-download"
-        assert [r["response"] for r in alert.responses] == ["notify"]
+    [alert_id] = look_back(runtime, "ann")
+    [alert] = alerts(runtime, id=alert_id)
+    assert alert.rule == "leaver-bulk-download"
+    assert [r["response"] for r in alert.responses] == ["notify"]
     assert people.client.get("/me", headers=ann.auth).status_code == 200
 
 
