@@ -129,6 +129,12 @@ def test_a_resignation_finds_data_taken_in_the_weeks_before_it(
     [alert] = alerts(runtime, rule="leaver-taking-before-resigning")
     assert (alert.username, alert.lookback, alert.severity) == ("ann", True, "high")
     assert set(alert.evidence) <= set(taken)
+    sec = people.add("sec", "security")
+    from_lookbacks = client.get("/alerts", params={"lookback": "true"}, headers=sec.auth).json()
+    assert alert.id in [a["id"] for a in from_lookbacks]
+    assert all(a["lookback"] for a in from_lookbacks)
+    live = client.get("/alerts", params={"lookback": "false"}, headers=sec.auth).json()
+    assert alert.id not in [a["id"] for a in live]
 
 
 def test_a_heavy_users_ordinary_weeks_before_resigning_raise_nothing(
