@@ -34,11 +34,11 @@ run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/guard serve --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
-	$(BIN)/ruff check guard api tests benchmarks
-	$(BIN)/ruff format --check guard api tests benchmarks
+	$(BIN)/ruff check guard api console tests benchmarks
+	$(BIN)/ruff format --check guard api console tests benchmarks
 
 types: $(STAMP)
-	$(BIN)/mypy guard api benchmarks
+	$(BIN)/mypy guard api console benchmarks
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports

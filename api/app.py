@@ -31,6 +31,7 @@ from api.routers import (
     rules,
     users,
 )
+from console.app import install_console
 from guard import __version__
 from guard.clock import Clock
 from guard.daemons import build_daemons
@@ -94,6 +95,7 @@ def create_app(
         app.include_router(router)
     app.include_router(docs.router)
     docs.mount_assets(app)
+    install_console(app)
     app.add_middleware(
         GuardMiddleware,
         metrics=app.state.metrics,

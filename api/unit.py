@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import authenticate, note_key_use, read_credential
 from guard.access.batch import WriteBatcher
 from guard.audit.log import act_with
-from guard.auth.service import Principal
+from guard.auth.service import Credential, Principal
 from guard.db import transaction
 from guard.runtime import Runtime
 
@@ -63,13 +63,19 @@ async def _unit(request: Request, runtime: Runtime, work: Callable[[Session], T]
 
 
 async def as_principal(
-    request: Request, runtime: Runtime, now: datetime, work: Callable[[Session, Principal], T]
+    request: Request,
+    runtime: Runtime,
+    now: datetime,
+    work: Callable[[Session, Principal], T],
+    *,
+    credential: Credential | None = None,
 ) -> T:
     """Authenticate and run `work` in one write transaction. The credential's signature and expiry are
     checked first, on the event loop (no database, memoised per token), so a bad token never takes a
     thread or a place in a write batch; the person behind it is checked inside the unit, in the same
-    transaction as the work."""
-    credential = read_credential(request, runtime, now)
+    transaction as the work. The credential is the request's Authorization header unless the caller read
+    it elsewhere (the console's session cookie)."""
+    credential = credential or read_credential(request, runtime, now)
 
     def authenticated(session: Session) -> T:
         act_with(session, None)  # units share a session in a batch: nothing carries over from the last

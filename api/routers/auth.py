@@ -9,6 +9,7 @@ from api.deps import ClientDep, GuardRoute, NowDep, PrincipalDep, RuntimeDep, Se
 from api.routers.users import UserOut, user_out
 from api.schemas import Strict
 from guard.auth import password_change, service, throttle
+from guard.auth.sign_in import password_login
 from guard.errors import InvalidInput
 from guard.people.service import get_user
 from guard.types import Role
@@ -52,25 +53,13 @@ def _pair_out(pair: service.TokenPair) -> TokenPairOut:
 def login(
     body: LoginIn, session: SessionDep, runtime: RuntimeDep, client: ClientDep, now: NowDep
 ) -> TokenPairOut:
-    policy = throttle.ThrottlePolicy.from_settings(runtime.settings.auth)
-    keys = throttle.keys_for(body.username, client.address)
-    with runtime.db.read() as read:
-        # A try that must wait is refused before the (slow, deliberately) password check.
-        wait = throttle.wait_seconds(session=read, keys=keys, policy=policy, now=now)
-        if wait:
-            raise throttle.too_many(wait)
-        password_ok = service.check_password(
-            session=read, passwords=runtime.passwords, username=body.username, password=body.password
-        )
-    pair = service.login(
+    pair = password_login(
         session=session,
-        codec=runtime.codec,
+        runtime=runtime,
         username=body.username,
-        password_ok=password_ok,
+        password=body.password,
         client=client,
-        throttle=policy,
         now=now,
-        refresh_lifetime=runtime.refresh_lifetime,
     )
     return _pair_out(pair)
 

@@ -10,8 +10,8 @@ import orjson
 import typer
 
 from guard.cli.common import runtime
-from guard.csvsafe import csv_text
 from guard.hr.archive import exposure_report
+from guard.hr.exposure import exposure_csv
 
 app = typer.Typer(help="Reports for the security team.", no_args_is_help=True)
 
@@ -37,7 +37,7 @@ def exposure(
     if format is Format.JSON:
         typer.echo(orjson.dumps(report, default=_iso, option=orjson.OPT_INDENT_2).decode())
     elif format is Format.CSV:
-        typer.echo(as_csv(report), nl=False)
+        typer.echo(exposure_csv(report), nl=False)
     else:
         typer.echo(as_table(report))
 
@@ -50,30 +50,6 @@ def _iso(value: Any) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.isoformat() if value else ""
-
-
-def as_csv(report: dict[str, Any]) -> str:
-    """Customer names and document titles are defused like every CSV Guard writes (guard.csvsafe)."""
-    after = [f"{c}_after_notice" for c in COLUMNS]
-    rows: list[list[Any]] = [["kind", "id", "name", "customer_id", *COLUMNS, "first", "last", *after]]
-    for kind, found, label in (
-        ("customer", report["customers"], "name"),
-        ("document", report["documents"], "title"),
-    ):
-        for row in found:
-            rows.append(
-                [
-                    kind,
-                    row[f"{kind}_id"],
-                    row[label] or "",
-                    (row["customer_id"] or "") if kind == "document" else "",
-                    *(row[c] for c in COLUMNS),
-                    _when(row["first"]),
-                    _when(row["last"]),
-                    *(row["after_notice"][c] for c in COLUMNS),
-                ]
-            )
-    return csv_text(rows)
 
 
 def as_table(report: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, event, select
+from sqlalchemy import case, event, func, select
 from sqlalchemy.orm import Session, aliased
 
 from guard.access.models import AccessCounter
@@ -254,13 +254,25 @@ def list_documents(
     page: PageRequest,
     customer_id: str | None = None,
     classification: str | None = None,
+    title: str | None = None,
+    customer_name: str | None = None,
+    owner_id: str | None = None,
 ) -> Page[DocumentView]:
-    """Oldest first; keyset pages on (created_at, id)."""
+    """Oldest first; keyset pages on (created_at, id). `title` and `customer_name` match any part of the
+    name, ignoring case; `owner_id` keeps the documents of that person's customers."""
     query = _query()
     if customer_id is not None:
         query = query.where(Document.customer_id == customer_id)
     if classification is not None:
         query = query.where(Document.classification == _classification(classification))
+    if title:
+        query = query.where(func.lower(Document.title).contains(title.lower(), autoescape=True))
+    if customer_name or owner_id:
+        query = query.join(Customer, Customer.id == Document.customer_id)
+        if customer_name:
+            query = query.where(func.lower(Customer.name).contains(customer_name.lower(), autoescape=True))
+        if owner_id:
+            query = query.where(Customer.owner_id == owner_id)
     found = paginate(
         session=session,
         query=query,
@@ -268,7 +280,13 @@ def list_documents(
         key_of=lambda row: (row[0].created_at, row[0].id),
         request=page,
         scope="documents",
-        filters={"customer_id": customer_id, "classification": classification},
+        filters={
+            "customer_id": customer_id,
+            "classification": classification,
+            "title": title,
+            "customer_name": customer_name,
+            "owner_id": owner_id,
+        },
     )
     rows = [tuple(row) for row in found.items]
     return Page(_views(session, rows, policy=policy, reader=reader, now=now), found.next_cursor, found.total)

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from guard.audit.models import AuditEntry
+from guard.csvsafe import csv_text
 from guard.customers.models import Customer
 from guard.detection.models import Alert
 from guard.documents.models import Document
@@ -290,3 +291,32 @@ def exposure_totals(
         "customer_ids": sorted(customers, key=lambda c: customers[c].last or window.start, reverse=True),
         "window": {"from": window.start.isoformat(), "to": window.end.isoformat()},
     }
+
+
+def _iso_or_blank(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def exposure_csv(report: dict[str, Any]) -> str:
+    """The report as CSV, a row per customer and per document; names and titles are defused like every
+    CSV Guard writes (guard.csvsafe)."""
+    after = [f"{c}_after_notice" for c in COUNTS]
+    rows: list[list[Any]] = [["kind", "id", "name", "customer_id", *COUNTS, "first", "last", *after]]
+    for kind, found, label in (
+        ("customer", report["customers"], "name"),
+        ("document", report["documents"], "title"),
+    ):
+        for row in found:
+            rows.append(
+                [
+                    kind,
+                    row[f"{kind}_id"],
+                    row[label] or "",
+                    (row["customer_id"] or "") if kind == "document" else "",
+                    *(row[c] for c in COUNTS),
+                    _iso_or_blank(row["first"]),
+                    _iso_or_blank(row["last"]),
+                    *(row["after_notice"][c] for c in COUNTS),
+                ]
+            )
+    return csv_text(rows)

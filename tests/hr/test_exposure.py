@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from guard.audit.models import AuditEntry
-from guard.cli.report import as_csv, as_table
+from guard.cli.report import as_table
 from guard.clock import FixedClock
 from guard.hr.archive import exposure_report
+from guard.hr.exposure import exposure_csv as as_csv
 from guard.runtime import Runtime
 from guard.settings import Settings
 from tests.broker.helpers import Broker

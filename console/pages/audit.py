@@ -1,0 +1,154 @@
+"""Security: the audit explorer (server-side filters and paging), one entry with its hashes and whether a
+verified checkpoint covers it, and the export of everything the filters match (no row cap). Every page
+here is itself audited."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from console.roles import SecurityViewer
+from console.views import finish, page
+from guard import overview
+from guard.audit import export as exports
+from guard.audit import search as searching
+from guard.audit.log import record
+from guard.errors import InvalidInput
+from guard.paging import paging_key
+
+router = APIRouter(route_class=GuardRoute, include_in_schema=False)
+Text = Annotated[str | None, Query(max_length=300)]
+PAGE_SIZE = 50
+
+
+def _filters(**given: str | None) -> tuple[searching.AuditFilters, dict[str, str]]:
+    fields = {name: given.pop(name) for name in searching.PAYLOAD_FILTERS if name in given}
+    filters = searching.parse_filters(**given, fields=fields)
+    shown = {name: (value or "") for name, value in {**given, **fields}.items()}
+    return filters, shown
+
+
+@router.get("/console/audit")
+def explorer(
+    request: Request,
+    me: SecurityViewer,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    actor: Text = None,
+    action: Text = None,
+    target: Text = None,
+    since: Text = None,
+    until: Text = None,
+    seq: Annotated[str | None, Query(max_length=10_000)] = None,
+    decision: Text = None,
+    customer: Text = None,
+    document: Text = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> Response:
+    filters, shown = _filters(
+        actor=actor,
+        action=action,
+        target=target,
+        since=since,
+        until=until,
+        seq=seq,
+        decision=decision,
+        customer=customer,
+        document=document,
+    )
+    found = searching.search(
+        session=session,
+        filters=filters,
+        key=paging_key(runtime.keyring.master_key),
+        limit=PAGE_SIZE,
+        cursor=cursor or None,
+    )
+    record(
+        session=session,
+        actor=me.username,
+        action="audit.viewed",
+        target=f"user:{filters.actor}" if filters.actor else "audit",
+        payload={"page": "audit", "filters": filters.as_payload(), "entries": len(found.entries)},
+        ts=now,
+    )
+    return page(
+        request,
+        "audit.html",
+        principal=me,
+        title="Audit log",
+        entries=found.entries,
+        next_cursor=found.next_cursor,
+        filters=shown,
+    )
+
+
+@router.get("/console/audit/export")
+def export(
+    request: Request,
+    me: SecurityViewer,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    actor: Text = None,
+    action: Text = None,
+    target: Text = None,
+    since: Text = None,
+    until: Text = None,
+    seq: Annotated[str | None, Query(max_length=10_000)] = None,
+    decision: Text = None,
+    customer: Text = None,
+    document: Text = None,
+    format: str = "csv",
+) -> Response:
+    """Everything the filters match, streamed (the export itself is an audit entry)."""
+    filters, _ = _filters(
+        actor=actor,
+        action=action,
+        target=target,
+        since=since,
+        until=until,
+        seq=seq,
+        decision=decision,
+        customer=customer,
+        document=document,
+    )
+    result = exports.export(
+        session=session, engine=runtime.db.engine, actor=me.username, filters=filters, fmt=format, now=now
+    )
+    response = StreamingResponse(
+        result.chunks,
+        media_type=result.media_type,
+        headers={"content-disposition": f'attachment; filename="{result.filename(now)}"'},
+    )
+    return finish(request, response)
+
+
+@router.get("/console/audit/{seq}")
+def entry(
+    seq: int, request: Request, me: SecurityViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> Response:
+    if not 1 <= seq < 2**63:
+        raise InvalidInput("seq must be a positive sequence number")
+    found = searching.get_entry(session=session, seq=seq)
+    state = overview.integrity(session, witness_path=runtime.settings.witness_path)
+    record(
+        session=session,
+        actor=me.username,
+        action="audit.viewed",
+        target=f"audit:{seq}",
+        payload={"page": "audit_entry", "seq": seq},
+        ts=now,
+    )
+    return page(
+        request,
+        "audit_entry.html",
+        principal=me,
+        title=f"Audit entry {seq}",
+        entry=found,
+        integrity=state,
+        covered=state.covers(seq),
+    )

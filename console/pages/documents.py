@@ -1,0 +1,127 @@
+"""Staff: find a document (by title, customer, classification, one's own customers), see the looks left,
+and ask for it with a reason."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from api import unit
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, describe_client
+from api.paging import page_request
+from api.routers.access import terms
+from console.deps import FormDep, Poster, SignedIn, field
+from console.session import read_session
+from console.views import go, page
+from guard.access import service as access
+from guard.auth.service import Principal
+from guard.customers.service import get_customer
+from guard.documents import service as documents
+from guard.people.service import get_user
+from guard.types import Role
+
+router = APIRouter(route_class=GuardRoute, include_in_schema=False)
+Classification = Literal["public", "internal", "confidential", "restricted"]
+Text = Annotated[str | None, Query(max_length=200)]
+INSIDERS = (Role.SECURITY, Role.ADMIN)
+
+
+@router.get("/console/documents")
+def list_documents(
+    request: Request,
+    me: SignedIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    title: Text = None,
+    customer: Text = None,
+    classification: Annotated[Classification | None, Query()] = None,
+    mine: bool = False,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> Response:
+    found = documents.list_documents(
+        session=session,
+        policy=runtime.policies.current,
+        reader=get_user(session=session, user_id=me.user_id),
+        now=now,
+        page=page_request(runtime.keyring.master_key, cursor, 50),
+        title=title or None,
+        customer_name=customer or None,
+        classification=classification,
+        owner_id=me.user_id if mine else None,
+    )
+    names = {
+        view.document.customer_id: get_customer(session=session, customer_id=view.document.customer_id).name
+        for view in found.items
+    }
+    return page(
+        request,
+        "documents.html",
+        principal=me,
+        title="Documents",
+        found=found,
+        names=names,
+        insider=me.has_any(*INSIDERS),
+        filters={
+            "title": title or "",
+            "customer": customer or "",
+            "classification": classification or "",
+            "mine": mine,
+        },
+    )
+
+
+@router.get("/console/documents/{document_id}")
+def show_document(
+    document_id: str, request: Request, me: SignedIn, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> Response:
+    view = documents.get_document(
+        session=session,
+        document_id=document_id,
+        policy=runtime.policies.current,
+        reader=get_user(session=session, user_id=me.user_id),
+        now=now,
+    )
+    author, custodian = view.shown(insider=me.has_any(*INSIDERS))
+    customer = get_customer(session=session, customer_id=view.document.customer_id)
+    return page(
+        request,
+        "document.html",
+        principal=me,
+        title=view.document.title,
+        view=view,
+        author=author,
+        custodian=custodian,
+        customer=customer,
+    )
+
+
+@router.post("/console/documents/{document_id}/request")
+async def request_document(document_id: str, request: Request, form: FormDep, _me: Poster) -> Response:
+    """The same decision as POST /access-requests, in one unit of work with the session's person."""
+    runtime = request.app.state.runtime
+    client, now = describe_client(request), runtime.clock.now()
+    action = field(form, "action") or "view"
+    decide = partial(
+        access.request_access,
+        document_id=document_id,
+        action=action if action in ("view", "download") else "view",
+        reason=field(form, "reason", required=True),
+        place=field(form, "place", limit=200) or None,
+    )
+
+    def work(session: Session, principal: Principal) -> str:
+        outcome = decide(
+            session=session, terms=terms(runtime), user_id=principal.user_id, client=client, now=now
+        )
+        request.app.state.metrics.decisions.labels(outcome.decision.outcome).inc()
+        return outcome.request.id
+
+    request_id = await unit.as_principal(
+        request, runtime, now, work, credential=read_session(request, runtime, now)
+    )
+    return go(request, f"/console/requests/{request_id}")

@@ -1,0 +1,45 @@
+"""The home page: what each person needs first, by role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from console.deps import SignedIn
+from console.views import page
+from guard import overview
+from guard.audit.log import record
+from guard.notifications import service as notifications
+from guard.types import Role
+
+router = APIRouter(route_class=GuardRoute, include_in_schema=False)
+
+
+@router.get("/console")
+def home(request: Request, me: SignedIn, session: SessionDep, runtime: RuntimeDep, now: NowDep) -> Response:
+    security = me.has_any(Role.SECURITY)
+    on_notice = (
+        overview.people_on_notice(session, today=now.date()) if me.has_any(Role.SECURITY, Role.HR) else []
+    )
+    context: dict[str, Any] = {
+        "customers": overview.customers_owned_by(session, me.user_id),
+        "notifications": notifications.list_for(session=session, user_id=me.user_id, unread_only=True)[:20],
+        "on_notice": on_notice,
+        "alerts": overview.open_alerts_by_severity(session) if security else None,
+        "integrity": overview.integrity(session, witness_path=runtime.settings.witness_path)
+        if security
+        else None,
+    }
+    if security:  # the home page shows audit facts about leavers: who looked, and when, is on record
+        record(
+            session=session,
+            actor=me.username,
+            action="audit.viewed",
+            target="console:home",
+            payload={"page": "home", "people_on_notice": [row.username for row in on_notice][:100]},
+            ts=now,
+        )
+    return page(request, "home.html", principal=me, title="Home", **context)

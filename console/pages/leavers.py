@@ -1,0 +1,143 @@
+"""Leavers, for security and HR: people on notice with their last day and handover, the departures
+archive, HR's forms (resignation, termination, withdrawal), turnover by month and department, and the
+leaver case: the exposure report by customer and document, the reasons given, as a page or a CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from console.deps import FormDep, field
+from console.roles import HrPoster, ReviewerViewer
+from console.views import finish, go, page
+from guard import overview
+from guard.audit.log import record
+from guard.errors import InvalidInput
+from guard.hr import archive
+from guard.hr.events import EventInput, apply_event
+from guard.hr.exposure import exposure_csv
+from guard.people.service import find_user
+from guard.types import Role
+
+router = APIRouter(route_class=GuardRoute, include_in_schema=False)
+EVENT_TYPES = ("resignation", "termination", "withdrawal")
+
+
+@router.get("/console/leavers")
+def leavers(request: Request, me: ReviewerViewer, session: SessionDep, now: NowDep) -> Response:
+    return page(
+        request,
+        "leavers.html",
+        principal=me,
+        title="Leavers",
+        on_notice=overview.people_on_notice(session, today=now.date()),
+        departed=archive.list_departures(session=session, state="departed", limit=200),
+        turnover=overview.departures_by_month(session),
+        hr=me.has_any(Role.HR),
+        event_types=EVENT_TYPES,
+        today=now.date(),
+        outcome=request.query_params.get("applied"),
+    )
+
+
+def _date(form: FormDep, name: str) -> date | None:
+    text = field(form, name, limit=10)
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as bad:
+        raise InvalidInput(f"{name.replace('_', ' ')} must be a date such as 2026-12-31") from bad
+    if not 1970 <= day.year <= 9999:
+        raise InvalidInput(f"{name.replace('_', ' ')} must be between 1970 and 9999")
+    return day
+
+
+@router.post("/console/leavers/events")
+def hr_event(
+    request: Request, form: FormDep, me: HrPoster, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> Response:
+    """The same event as POST /hr/events, from HR's form."""
+    kind = field(form, "type", required=True, limit=20)
+    if kind not in EVENT_TYPES:
+        raise InvalidInput(f"type must be one of: {', '.join(EVENT_TYPES)}")
+    result = apply_event(
+        session=session,
+        actor=me.username,
+        data=EventInput(
+            employee=field(form, "employee", required=True, limit=254),
+            type=kind,
+            notice_date=_date(form, "notice_date"),
+            last_working_date=_date(form, "last_working_date"),
+            successor=field(form, "successor", limit=254) or None,
+        ),
+        source="console",
+        hr=runtime.settings.hr,
+        policy=runtime.policies.current,
+        now=now,
+    )
+    return go(request, f"/console/leavers?applied={result.type}+of+{result.employee}:+{result.status}")
+
+
+def _case(
+    session: SessionDep, runtime: RuntimeDep, now: NowDep, username: str, viewer: str, page_name: str
+) -> dict[str, Any]:
+    report = archive.exposure_report(session=session, username=username, hr=runtime.settings.hr, now=now)
+    record(  # who looked at whose exposure, and when
+        session=session,
+        actor=viewer,
+        action="audit.viewed",
+        target=f"user:{username}",
+        payload={
+            "page": page_name,
+            "window": [report["window"]["from"].isoformat(), report["window"]["to"].isoformat()],
+        },
+        ts=now,
+    )
+    return report
+
+
+@router.get("/console/leavers/{username}")
+def case(
+    username: str, request: Request, me: ReviewerViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> Response:
+    report = _case(session, runtime, now, username, me.username, "leaver_case")
+    person = find_user(session=session, ref=username)
+    window = report["window"]
+    notice_at = window["notice_at"]
+    activity = overview.daily_activity(
+        session, username=username, until=min(window["to"], now), days=60, notice_at=notice_at
+    )
+    return page(
+        request,
+        "leaver.html",
+        principal=me,
+        title=f"Leaver case: {username}",
+        report=report,
+        person=person,
+        reasons=overview.reasons_given(session, user_id=person.id, since=window["from"], until=window["to"]),
+        activity=activity,
+        notice_day=notice_at.date().isoformat() if notice_at else "",
+        first_time={
+            c["customer_id"]
+            for c in report["customers"]
+            if c["before_notice"]["requests"] == 0 and c["after_notice"]["requests"] > 0
+        },
+    )
+
+
+@router.get("/console/leavers/{username}/exposure.csv")
+def case_csv(
+    username: str, request: Request, me: ReviewerViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> Response:
+    report = _case(session, runtime, now, username, me.username, "leaver_case_csv")
+    response = Response(
+        exposure_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="exposure-{username}.csv"'},
+    )
+    return finish(request, response)

@@ -1,0 +1,92 @@
+"""People: the directory with roles, status, holds and API keys, and one person's page: lifecycle,
+holds (with lift), daily activity against their own usual level with the notice marked, customers touched."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from console.deps import FormDep, field
+from console.roles import PeopleViewer, SecurityOrAdminPoster
+from console.views import go, page
+from guard import overview
+from guard.audit.log import record
+from guard.hr import archive
+from guard.people import api_keys, holds
+from guard.people.service import find_user, list_users
+from guard.types import Role
+
+router = APIRouter(route_class=GuardRoute, include_in_schema=False)
+
+
+@router.get("/console/people")
+def directory(request: Request, me: PeopleViewer, session: SessionDep) -> Response:
+    users = list_users(session=session)
+    held = holds.active_holds(session, user_ids=[u.id for u in users])
+    return page(
+        request,
+        "people.html",
+        principal=me,
+        title="People",
+        users=users,
+        held=held,
+        alerts=overview.open_alerts_about(session, [u.username for u in users]),
+    )
+
+
+@router.get("/console/people/{username}")
+def person(
+    username: str, request: Request, me: PeopleViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
+) -> Response:
+    user = find_user(session=session, ref=username)
+    report = archive.exposure_report(session=session, username=user.username, hr=runtime.settings.hr, now=now)
+    window = report["window"]
+    notice_at = window["notice_at"]
+    record(  # the timeline and the customers touched are audit data about this person
+        session=session,
+        actor=me.username,
+        action="audit.viewed",
+        target=f"user:{user.username}",
+        payload={"page": "person"},
+        ts=now,
+    )
+    overseer = me.has_any(Role.SECURITY, Role.ADMIN)
+    return page(
+        request,
+        "person.html",
+        principal=me,
+        title=user.display_name,
+        user=user,
+        report=report,
+        holds=holds.active_holds(session, user_ids=[user.id])[user.id],
+        keys=api_keys.list_api_keys(session=session, user_id=user.id) if me.has_any(Role.ADMIN) else [],
+        activity=overview.daily_activity(
+            session, username=user.username, until=min(window["to"], now), days=60, notice_at=notice_at
+        ),
+        notice_day=notice_at.date().isoformat() if notice_at else "",
+        overseer=overseer,
+        alerts=overview.open_alerts_about(session, [user.username]).get(user.username, 0),
+    )
+
+
+@router.post("/console/people/{username}/holds/{kind}/lift")
+def lift(
+    username: str,
+    kind: str,
+    request: Request,
+    form: FormDep,
+    me: SecurityOrAdminPoster,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    user = find_user(session=session, ref=username)
+    holds.lift_holds(
+        session=session,
+        user=user,
+        kind=kind,
+        actor=me.username,
+        reason=field(form, "reason", required=True),
+        now=now,
+    )
+    return go(request, f"/console/people/{user.username}")
