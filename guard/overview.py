@@ -275,3 +275,14 @@ def departures_by_month(session: Session) -> list[dict[str, Any]]:
         row["items"] += int(handover.get("items", 0))
         row["acknowledged"] += int(handover.get("acknowledged", 0))
     return [months[key] for key in sorted(months)]
+
+
+def latest_open_alerts(session: Session, *, limit: int = 10) -> list[Alert]:
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.status.in_(UNRESOLVED))
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
+            .limit(limit)
+        )
+    )

@@ -14,7 +14,7 @@ from console.deps import FormDep, field
 from console.roles import SecurityPoster, SecurityViewer
 from console.views import go, page
 from guard import overview
-from guard.audit.log import record
+from guard.audit.views import record_view
 from guard.detection import alerts as service
 from guard.detection.evidence import evidence_entries
 from guard.detection.models import Alert
@@ -72,13 +72,15 @@ def queue(
 @router.get("/console/alerts/{alert_id}")
 def show(alert_id: str, request: Request, me: SecurityViewer, session: SessionDep, now: NowDep) -> Response:
     alert = service.get_alert(session=session, alert_id=alert_id)
-    record(  # the evidence is audit data about a person: who opened it is on record
+    # the evidence is audit data about a person: who opened it is on record
+    record_view(
         session=session,
-        actor=me.username,
-        action="audit.viewed",
-        target=f"user:{alert.username}",
-        payload={"page": "alert", "alert_id": alert.id, "seqs": list(alert.evidence)[:200]},
-        ts=now,
+        viewer=me.username,
+        page="alert",
+        subject=f"user:{alert.username}",
+        now=now,
+        alert_id=alert.id,
+        seqs=list(alert.evidence)[:200],
     )
     return page(
         request,

@@ -15,7 +15,7 @@ from console.views import finish, page
 from guard import overview
 from guard.audit import export as exports
 from guard.audit import search as searching
-from guard.audit.log import record
+from guard.audit.views import record_view
 from guard.errors import InvalidInput
 from guard.paging import paging_key
 
@@ -67,13 +67,14 @@ def explorer(
         limit=PAGE_SIZE,
         cursor=cursor or None,
     )
-    record(
+    record_view(
         session=session,
-        actor=me.username,
-        action="audit.viewed",
-        target=f"user:{filters.actor}" if filters.actor else "audit",
-        payload={"page": "audit", "filters": filters.as_payload(), "entries": len(found.entries)},
-        ts=now,
+        viewer=me.username,
+        page="audit",
+        subject=f"user:{filters.actor}" if filters.actor else "audit",
+        now=now,
+        filters=filters.as_payload(),
+        entries=len(found.entries),
     )
     return page(
         request,
@@ -135,13 +136,8 @@ def entry(
         raise InvalidInput("seq must be a positive sequence number")
     found = searching.get_entry(session=session, seq=seq)
     state = overview.integrity(session, witness_path=runtime.settings.witness_path)
-    record(
-        session=session,
-        actor=me.username,
-        action="audit.viewed",
-        target=f"audit:{seq}",
-        payload={"page": "audit_entry", "seq": seq},
-        ts=now,
+    record_view(
+        session=session, viewer=me.username, page="audit_entry", subject=f"audit:{seq}", now=now, seq=seq
     )
     return page(
         request,

@@ -11,7 +11,7 @@ from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.deps import SignedIn
 from console.views import page
 from guard import overview
-from guard.audit.log import record
+from guard.audit.views import record_view
 from guard.notifications import service as notifications
 from guard.types import Role
 
@@ -29,17 +29,18 @@ def home(request: Request, me: SignedIn, session: SessionDep, runtime: RuntimeDe
         "notifications": notifications.list_for(session=session, user_id=me.user_id, unread_only=True)[:20],
         "on_notice": on_notice,
         "alerts": overview.open_alerts_by_severity(session) if security else None,
+        "latest": overview.latest_open_alerts(session) if security else [],
         "integrity": overview.integrity(session, witness_path=runtime.settings.witness_path)
         if security
         else None,
     }
     if security:  # the home page shows audit facts about leavers: who looked, and when, is on record
-        record(
+        record_view(
             session=session,
-            actor=me.username,
-            action="audit.viewed",
-            target="console:home",
-            payload={"page": "home", "people_on_notice": [row.username for row in on_notice][:100]},
-            ts=now,
+            viewer=me.username,
+            page="home",
+            subject="console:home",
+            now=now,
+            people_on_notice=[row.username for row in on_notice][:100],
         )
     return page(request, "home.html", principal=me, title="Home", **context)

@@ -5,9 +5,9 @@ leaver case: the exposure report by customer and document, the reasons given, as
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
@@ -15,7 +15,7 @@ from console.deps import FormDep, field
 from console.roles import HrPoster, ReviewerViewer
 from console.views import finish, go, page
 from guard import overview
-from guard.audit.log import record
+from guard.audit.views import record_view
 from guard.errors import InvalidInput
 from guard.hr import archive
 from guard.hr.events import EventInput, apply_event
@@ -28,7 +28,13 @@ EVENT_TYPES = ("resignation", "termination", "withdrawal")
 
 
 @router.get("/console/leavers")
-def leavers(request: Request, me: ReviewerViewer, session: SessionDep, now: NowDep) -> Response:
+def leavers(
+    request: Request,
+    me: ReviewerViewer,
+    session: SessionDep,
+    now: NowDep,
+    applied: Annotated[str | None, Query(max_length=400)] = None,
+) -> Response:
     return page(
         request,
         "leavers.html",
@@ -40,7 +46,7 @@ def leavers(request: Request, me: ReviewerViewer, session: SessionDep, now: NowD
         hr=me.has_any(Role.HR),
         event_types=EVENT_TYPES,
         today=now.date(),
-        outcome=request.query_params.get("applied"),
+        outcome=applied,
     )
 
 
@@ -87,16 +93,14 @@ def _case(
     session: SessionDep, runtime: RuntimeDep, now: NowDep, username: str, viewer: str, page_name: str
 ) -> dict[str, Any]:
     report = archive.exposure_report(session=session, username=username, hr=runtime.settings.hr, now=now)
-    record(  # who looked at whose exposure, and when
+    # who looked at whose exposure, and when
+    record_view(
         session=session,
-        actor=viewer,
-        action="audit.viewed",
-        target=f"user:{username}",
-        payload={
-            "page": page_name,
-            "window": [report["window"]["from"].isoformat(), report["window"]["to"].isoformat()],
-        },
-        ts=now,
+        viewer=viewer,
+        page=page_name,
+        subject=f"user:{username}",
+        now=now,
+        window=[report["window"]["from"].isoformat(), report["window"]["to"].isoformat()],
     )
     return report
 

@@ -11,7 +11,7 @@ from console.deps import FormDep, field
 from console.roles import PeopleViewer, SecurityOrAdminPoster
 from console.views import go, page
 from guard import overview
-from guard.audit.log import record
+from guard.audit.views import record_view
 from guard.hr import archive
 from guard.people import api_keys, holds
 from guard.people.service import find_user, list_users
@@ -43,14 +43,8 @@ def person(
     report = archive.exposure_report(session=session, username=user.username, hr=runtime.settings.hr, now=now)
     window = report["window"]
     notice_at = window["notice_at"]
-    record(  # the timeline and the customers touched are audit data about this person
-        session=session,
-        actor=me.username,
-        action="audit.viewed",
-        target=f"user:{user.username}",
-        payload={"page": "person"},
-        ts=now,
-    )
+    # the timeline and the customers touched are audit data about this person
+    record_view(session=session, viewer=me.username, page="person", subject=f"user:{user.username}", now=now)
     overseer = me.has_any(Role.SECURITY, Role.ADMIN)
     return page(
         request,

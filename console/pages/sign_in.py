@@ -40,7 +40,7 @@ def _form(request: Request, *, next_url: str, error: str | None = None, status_c
         nonce=nonce,
         next_url=_safe_next(next_url),
         error=error,
-        username=request.query_params.get("username", ""),
+        username="",
     )
     secure = request.url.scheme == "https"
     response.set_cookie(

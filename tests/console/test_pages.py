@@ -1,0 +1,249 @@
+"""What each role does in the console, over HTTP on both databases: the same rules and the same audit
+as the API, and every page of audit data itself on record."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from guard.clock import FixedClock
+from guard.runtime import Runtime
+from tests.broker.helpers import Broker
+from tests.console.helpers import post_form, sign_in
+from tests.detection.helpers import access, add_entries, engine_for
+from tests.hr.helpers import Hr, audit
+from tests.support.people import People
+
+REASON = "preparing the quarterly review"
+
+
+def test_staff_find_their_customers_documents_by_title_and_see_looks_left(
+    client: TestClient, broker: Broker
+) -> None:
+    ann = broker.person("ann")
+    bob = broker.person("bob")
+    acme = broker.customer(ann, "Acme")
+    other = broker.customer(bob, "Globex")
+    broker.upload(acme, title="Acme pricing 2026")
+    broker.upload(acme, title="Acme contacts")
+    broker.upload(other, title="Globex pricing 2026")
+    sign_in(client, "ann")
+    found = client.get("/console/documents", params={"title": "PRICING"}).text
+    assert "Acme pricing 2026" in found
+    assert "Globex pricing 2026" in found
+    assert "Acme contacts" not in found
+    mine = client.get("/console/documents", params={"title": "pricing", "mine": "true"}).text
+    assert "Acme pricing 2026" in mine
+    assert "Globex pricing 2026" not in mine
+    by_customer = client.get("/console/documents", params={"customer": "glob"}).text
+    assert "Globex pricing 2026" in by_customer
+    assert "Acme pricing 2026" not in by_customer
+    assert "<td>3</td>" in by_customer  # three looks left of the quota
+
+
+def test_the_fourth_look_goes_to_an_approver_who_approves_it_in_the_queue(
+    client: TestClient, broker: Broker, runtime: Runtime
+) -> None:
+    ann = broker.person("ann")
+    broker.person("alice", "approver")
+    document = broker.upload(broker.customer(ann, "Acme"), title="Acme plan")
+    sign_in(client, "ann")
+    states = []
+    for _ in range(4):
+        asked = post_form(
+            client, f"/console/documents/{document}", f"/console/documents/{document}/request", reason=REASON
+        )
+        assert asked.status_code == 303
+        shown = client.get(asked.headers["location"]).text
+        states.append("granted" if "/content/" in shown else "pending" if "badge-pending" in shown else "?")
+    assert states == ["granted", "granted", "granted", "pending"]
+    pending_page = asked.headers["location"]
+    client.cookies.clear()
+    sign_in(client, "alice")
+    queue = client.get("/console/requests").text
+    assert "Waiting for approval" in queue
+    assert REASON in queue
+    assert "Acme plan" in queue
+    request_id = pending_page.rsplit("/", 1)[1]
+    approved = post_form(
+        client, "/console/requests", f"/console/requests/{request_id}/approve", note="ok once"
+    )
+    assert approved.status_code == 303
+    assert [e["payload"]["request_id"] for e in audit(runtime, "access.approve")] == [request_id]
+    client.cookies.clear()
+    sign_in(client, "ann")
+    granted = client.get(pending_page).text
+    assert "/content/" in granted
+    assert "alice (approve" in granted
+    assert "ok once" in granted
+
+
+def test_an_approver_cannot_approve_their_own_request_and_is_told_why(
+    client: TestClient, broker: Broker
+) -> None:
+    alice = broker.person("alice", "approver")
+    document = broker.upload(broker.customer(alice), title="Plan", classification="restricted")
+    sign_in(client, "alice")
+    asked = post_form(
+        client, f"/console/documents/{document}", f"/console/documents/{document}/request", reason=REASON
+    )
+    request_id = asked.headers["location"].rsplit("/", 1)[1]
+    refused = post_form(client, "/console/requests", f"/console/requests/{request_id}/approve", note="me")
+    assert refused.status_code == 403
+    assert "own" in refused.text
+
+
+def test_hr_files_a_resignation_and_the_person_shows_on_notice(
+    client: TestClient, broker: Broker, people: People, runtime: Runtime, clock: FixedClock
+) -> None:
+    ann = broker.person("ann")
+    broker.person("bob")
+    broker.customer(ann, "Acme")
+    people.add("helen", "hr", login=False)
+    sign_in(client, "helen")
+    last_day = (clock.now() + timedelta(days=14)).date().isoformat()
+    filed = post_form(
+        client,
+        "/console/leavers",
+        "/console/leavers/events",
+        type="resignation",
+        employee="ann",
+        notice_date=clock.now().date().isoformat(),
+        last_working_date=last_day,
+        successor="bob",
+    )
+    assert filed.status_code == 303, filed.text
+    page = client.get(filed.headers["location"]).text
+    assert "Applied: resignation of ann: notice" in page
+    assert "Ann (ann)" in page
+    assert last_day in page
+    assert "0 of 1 acknowledged by bob" in page
+    [event] = audit(runtime, "hr.resignation")
+    assert event["actor"] == "helen"
+
+
+def test_a_bad_date_in_the_hr_form_is_refused_and_changes_nothing(
+    client: TestClient, broker: Broker, people: People, runtime: Runtime
+) -> None:
+    broker.person("ann")
+    people.add("helen", "hr", login=False)
+    sign_in(client, "helen")
+    for bad in ("31/12/2026", "0001-01-05"):
+        refused = post_form(
+            client,
+            "/console/leavers",
+            "/console/leavers/events",
+            type="resignation",
+            employee="ann",
+            notice_date=bad,
+        )
+        assert refused.status_code == 422
+    assert audit(runtime, "hr.resignation") == []
+
+
+def test_security_pages_about_a_person_are_themselves_audited(
+    client: TestClient, broker: Broker, runtime: Runtime, clock: FixedClock
+) -> None:
+    ann = broker.person("ann")
+    broker.person("sec", "security")
+    Hr(client, broker.people).event(
+        employee="ann",
+        type="resignation",
+        notice_date=clock.now().date().isoformat(),
+        last_working_date=(clock.now() + timedelta(days=30)).date().isoformat(),
+    )
+    document = broker.upload(broker.customer(ann, "=Acme"), title="+plan")
+    broker.ask(ann, document)
+    sign_in(client, "sec")
+    assert client.get("/console/leavers/ann").status_code == 200
+    assert client.get("/console/people/ann").status_code == 200
+    exported = client.get("/console/leavers/ann/exposure.csv")
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    named = {(row[0], row[2]) for row in rows[1:]}
+    assert named == {("customer", "'=Acme"), ("document", "'+plan")}  # defused, never run as formulas
+    viewed = [(e["actor"], e["target"], e["payload"]["page"]) for e in audit(runtime, "audit.viewed")]
+    assert viewed == [
+        ("sec", "user:ann", "leaver_case"),
+        ("sec", "user:ann", "person"),
+        ("sec", "user:ann", "leaver_case_csv"),
+    ]
+
+
+def test_the_alert_page_explains_links_evidence_and_takes_assign_and_resolve(
+    client: TestClient, broker: Broker, runtime: Runtime, clock: FixedClock
+) -> None:
+    broker.person("sec", "security")
+    broker.person("tess", "security")
+    [seq] = add_entries(runtime, [access("ann", clock.now(), honeytoken=True)])
+    engine_for(runtime).run_once()
+    sign_in(client, "sec")
+    home = client.get("/console").text
+    assert "honeytoken" in home
+    alert_id = home.split('href="/console/alerts/')[1].split('"')[0]
+    shown = client.get(f"/console/alerts/{alert_id}").text
+    assert f'href="/console/audit/{seq}"' in shown
+    entry = client.get(f"/console/audit/{seq}").text
+    assert "Previous hash" in entry
+    assert "not yet covered by a signed checkpoint" in entry
+    assigned = post_form(
+        client, f"/console/alerts/{alert_id}", f"/console/alerts/{alert_id}/assign", assignee="tess"
+    )
+    assert assigned.status_code == 303
+    resolved = post_form(
+        client,
+        f"/console/alerts/{alert_id}",
+        f"/console/alerts/{alert_id}/resolve",
+        verdict="true_positive",
+        reason="confirmed with the manager",
+    )
+    assert resolved.status_code == 303
+    after = client.get(f"/console/alerts/{alert_id}").text
+    assert "confirmed with the manager" in after
+    assert "badge-true-positive" in after
+    assert [e["action"] for e in audit(runtime) if e["action"].startswith("alert.")] == [
+        "alert.assign",
+        "alert.resolve",
+    ]
+
+
+def test_resolving_without_a_reason_is_refused_and_changes_nothing(
+    client: TestClient, broker: Broker, runtime: Runtime, clock: FixedClock
+) -> None:
+    broker.person("sec", "security")
+    add_entries(runtime, [access("ann", clock.now(), honeytoken=True)])
+    engine_for(runtime).run_once()
+    sign_in(client, "sec")
+    alert_id = client.get("/console").text.split('href="/console/alerts/')[1].split('"')[0]
+    refused = post_form(
+        client,
+        f"/console/alerts/{alert_id}",
+        f"/console/alerts/{alert_id}/resolve",
+        verdict="benign",
+        reason=" ",
+    )
+    assert refused.status_code == 422
+    assert "badge-new" in client.get(f"/console/alerts/{alert_id}").text
+
+
+def test_the_audit_explorer_filters_pages_and_exports_everything_that_matches(
+    client: TestClient, broker: Broker, runtime: Runtime, clock: FixedClock
+) -> None:
+    broker.person("sec", "security")
+    add_entries(
+        runtime, [access("zed", clock.now() + timedelta(seconds=i), document=f"d{i}") for i in range(120)]
+    )
+    sign_in(client, "sec")
+    first = client.get("/console/audit", params={"actor": "zed"}).text
+    assert first.count("<td>zed</td>") == 50
+    assert 'rel="next"' in first
+    cursor_link = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(cursor_link).text
+    assert second.count("<td>zed</td>") == 50
+    exported = client.get("/console/audit/export", params={"actor": "zed"})
+    assert exported.status_code == 200
+    assert len(exported.text.strip().splitlines()) == 1 + 120  # a header and every entry, no cap
+    assert [e["actor"] for e in audit(runtime, "audit.export")] == ["sec"]
