@@ -52,3 +52,12 @@ def field(form: FormData, name: str, *, required: bool = False, limit: int = 100
     if len(text) > limit:
         raise InvalidInput(f"{label} is longer than {limit} characters")
     return text
+
+
+def choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None:
+    """A select box's value: its empty first option means "any"; anything else must be one of `allowed`."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise InvalidInput(f"{name} must be one of: {', '.join(allowed)}")
+    return value

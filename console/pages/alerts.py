@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
 from api.paging import page_request
-from console.deps import FormDep, field
+from console.deps import FormDep, choice, field
 from console.roles import SecurityPoster, SecurityViewer
 from console.views import go, page
 from guard import overview
@@ -24,8 +24,8 @@ from guard.people.holds import holds_set_by_alert
 from guard.people.service import security_team
 
 router = APIRouter(route_class=GuardRoute, include_in_schema=False)
-Severity = Literal["low", "medium", "high", "critical"]
-Status = Literal["new", "in_review", "resolved"]
+SEVERITIES = ("critical", "high", "medium", "low")
+STATUSES = ("new", "in_review", "resolved")
 Verdict = Literal["true_positive", "false_positive", "benign"]
 VERDICTS = ("true_positive", "false_positive", "benign")
 Text = Annotated[str | None, Query(max_length=100)]
@@ -37,15 +37,19 @@ def queue(
     me: SecurityViewer,
     session: SessionDep,
     runtime: RuntimeDep,
-    status: Annotated[Status | None, Query()] = None,
-    severity: Annotated[Severity | None, Query()] = None,
+    status: Text = None,
+    severity: Text = None,
     user: Text = None,
     rule: Text = None,
     assignee: Text = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
     where = service.AlertFilter(
-        status=status, severity=severity, user=user or None, rule=rule or None, assignee=assignee or None
+        status=choice(status, STATUSES, "status"),
+        severity=choice(severity, SEVERITIES, "severity"),
+        user=user or None,
+        rule=rule or None,
+        assignee=assignee or None,
     )
     found = paginate(
         session=session,

@@ -4,7 +4,7 @@ and ask for it with a reason."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -14,7 +14,7 @@ from api import unit
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, describe_client
 from api.paging import page_request
 from api.routers.access import terms
-from console.deps import FormDep, Poster, SignedIn, field
+from console.deps import FormDep, Poster, SignedIn, choice, field
 from console.session import read_session
 from console.views import go, page
 from guard.access import service as access
@@ -25,7 +25,7 @@ from guard.people.service import get_user
 from guard.types import Role
 
 router = APIRouter(route_class=GuardRoute, include_in_schema=False)
-Classification = Literal["public", "internal", "confidential", "restricted"]
+CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 Text = Annotated[str | None, Query(max_length=200)]
 INSIDERS = (Role.SECURITY, Role.ADMIN)
 
@@ -39,7 +39,7 @@ def list_documents(
     now: NowDep,
     title: Text = None,
     customer: Text = None,
-    classification: Annotated[Classification | None, Query()] = None,
+    classification: Text = None,
     mine: bool = False,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
@@ -51,7 +51,7 @@ def list_documents(
         page=page_request(runtime.keyring.master_key, cursor, 50),
         title=title or None,
         customer_name=customer or None,
-        classification=classification,
+        classification=choice(classification, CLASSIFICATIONS, "classification"),
         owner_id=me.user_id if mine else None,
     )
     names = {

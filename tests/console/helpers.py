@@ -29,7 +29,15 @@ def sign_in(client: TestClient | httpx.Client, username: str, password: str = PA
     )
 
 
+def form_on(html: str, to: str) -> str:
+    """The HTML of the page's form that posts to `to` (the page must offer it)."""
+    for form in html.split("<form")[1:]:
+        if f'action="{to}"' in form.split(">", 1)[0]:
+            return form.split("</form>", 1)[0]
+    raise AssertionError(f"the page has no form posting to {to}")
+
+
 def post_form(client: TestClient | httpx.Client, page: str, to: str, **fields: str) -> httpx.Response:
-    """Post `fields` to `to` with the CSRF token of `page`, as the page's own form would."""
-    token = csrf_of(client.get(page).text)
+    """Post `fields` to `to` with the CSRF token that the form on `page` posting there carries."""
+    token = csrf_of(form_on(client.get(page).text, to))
     return client.post(to, data={"csrf": token, **fields}, follow_redirects=False)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from guard.clock import FixedClock
 from guard.runtime import Runtime
 from tests.broker.helpers import Broker
-from tests.console.helpers import post_form, sign_in
+from tests.console.helpers import csrf_of, form_on, post_form, sign_in
 from tests.detection.helpers import access, add_entries, engine_for
 from tests.hr.helpers import Hr, audit
 from tests.support.people import People
@@ -91,7 +91,12 @@ def test_an_approver_cannot_approve_their_own_request_and_is_told_why(
         client, f"/console/documents/{document}", f"/console/documents/{document}/request", reason=REASON
     )
     request_id = asked.headers["location"].rsplit("/", 1)[1]
-    refused = post_form(client, "/console/requests", f"/console/requests/{request_id}/approve", note="me")
+    queue = client.get("/console/requests").text
+    assert f"/console/requests/{request_id}/approve" not in queue  # one's own request is not offered
+    token = csrf_of(form_on(queue, "/console/sign-out"))  # the session's token, posted by hand
+    refused = client.post(
+        f"/console/requests/{request_id}/approve", data={"csrf": token, "note": "me"}, follow_redirects=False
+    )
     assert refused.status_code == 403
     assert "own" in refused.text
 
