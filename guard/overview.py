@@ -286,3 +286,10 @@ def latest_open_alerts(session: Session, *, limit: int = 10) -> list[Alert]:
             .limit(limit)
         )
     )
+
+
+def customer_names(session: Session, customer_ids: list[str]) -> dict[str, str]:
+    if not customer_ids:
+        return {}
+    rows = session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(set(customer_ids)))).all()
+    return {customer_id: name for customer_id, name in rows}

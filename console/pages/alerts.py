@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from api.paging import page_request
 from console.deps import FormDep, choice, field
 from console.roles import SecurityPoster, SecurityViewer
@@ -73,7 +73,7 @@ def queue(
     )
 
 
-@router.get("/console/alerts/{alert_id}")
+@router.get("/console/alerts/{alert_id}", openapi_extra=WRITES)
 def show(alert_id: str, request: Request, me: SecurityViewer, session: SessionDep, now: NowDep) -> Response:
     alert = service.get_alert(session=session, alert_id=alert_id)
     # the evidence is audit data about a person: who opened it is on record

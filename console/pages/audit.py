@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.roles import SecurityViewer
 from console.views import finish, page
 from guard import overview
@@ -31,7 +31,7 @@ def _filters(**given: str | None) -> tuple[searching.AuditFilters, dict[str, str
     return filters, shown
 
 
-@router.get("/console/audit")
+@router.get("/console/audit", openapi_extra=WRITES)
 def explorer(
     request: Request,
     me: SecurityViewer,
@@ -87,7 +87,7 @@ def explorer(
     )
 
 
-@router.get("/console/audit/export")
+@router.get("/console/audit/export", openapi_extra=WRITES)
 def export(
     request: Request,
     me: SecurityViewer,
@@ -128,7 +128,7 @@ def export(
     return finish(request, response)
 
 
-@router.get("/console/audit/{seq}")
+@router.get("/console/audit/{seq}", openapi_extra=WRITES)
 def entry(
     seq: int, request: Request, me: SecurityViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
 ) -> Response:

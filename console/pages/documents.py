@@ -17,6 +17,7 @@ from api.routers.access import terms
 from console.deps import FormDep, Poster, SignedIn, choice, field
 from console.session import read_session
 from console.views import go, page
+from guard import overview
 from guard.access import service as access
 from guard.auth.service import Principal
 from guard.customers.service import get_customer
@@ -54,10 +55,7 @@ def list_documents(
         classification=choice(classification, CLASSIFICATIONS, "classification"),
         owner_id=me.user_id if mine else None,
     )
-    names = {
-        view.document.customer_id: get_customer(session=session, customer_id=view.document.customer_id).name
-        for view in found.items
-    }
+    names = overview.customer_names(session, [view.document.customer_id for view in found.items])
     return page(
         request,
         "documents.html",

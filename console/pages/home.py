@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.deps import SignedIn
 from console.views import page
 from guard import overview
@@ -18,7 +18,7 @@ from guard.types import Role
 router = APIRouter(route_class=GuardRoute, include_in_schema=False)
 
 
-@router.get("/console")
+@router.get("/console", openapi_extra=WRITES)
 def home(request: Request, me: SignedIn, session: SessionDep, runtime: RuntimeDep, now: NowDep) -> Response:
     security = me.has_any(Role.SECURITY)
     on_notice = (

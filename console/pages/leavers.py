@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.deps import FormDep, field
 from console.roles import HrPoster, ReviewerViewer
 from console.views import finish, go, page
@@ -105,7 +105,7 @@ def _case(
     return report
 
 
-@router.get("/console/leavers/{username}")
+@router.get("/console/leavers/{username}", openapi_extra=WRITES)
 def case(
     username: str, request: Request, me: ReviewerViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
 ) -> Response:
@@ -134,7 +134,7 @@ def case(
     )
 
 
-@router.get("/console/leavers/{username}/exposure.csv")
+@router.get("/console/leavers/{username}/exposure.csv", openapi_extra=WRITES)
 def case_csv(
     username: str, request: Request, me: ReviewerViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
 ) -> Response:

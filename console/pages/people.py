@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
+from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.deps import FormDep, field
 from console.roles import PeopleViewer, SecurityOrAdminPoster
 from console.views import go, page
@@ -35,7 +35,7 @@ def directory(request: Request, me: PeopleViewer, session: SessionDep) -> Respon
     )
 
 
-@router.get("/console/people/{username}")
+@router.get("/console/people/{username}", openapi_extra=WRITES)
 def person(
     username: str, request: Request, me: PeopleViewer, session: SessionDep, runtime: RuntimeDep, now: NowDep
 ) -> Response:
