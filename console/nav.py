@@ -23,6 +23,7 @@ LINKS = (
     Link("Audit log", "/console/audit", (Role.SECURITY,)),
     Link("Leavers", "/console/leavers", (Role.SECURITY, Role.HR)),
     Link("People", "/console/people", (Role.SECURITY, Role.ADMIN, Role.HR)),
+    Link("Rules", "/console/rules", (Role.SECURITY, Role.ADMIN)),
 )
 
 

@@ -293,3 +293,45 @@ def customer_names(session: Session, customer_ids: list[str]) -> dict[str, str]:
         return {}
     rows = session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(set(customer_ids)))).all()
     return {customer_id: name for customer_id, name in rows}
+
+
+IMPORTS = ("hr.import", "hr.import_rejected")
+
+
+def inbox_files(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
+    """HR files taken from the inbox, newest first, with their outcome and (when refused) the row errors,
+    as the importer recorded them in the audit log."""
+    rows = session.execute(
+        select(AuditEntry.ts, AuditEntry.action, AuditEntry.target, AuditEntry.body)
+        .where(AuditEntry.action.in_(IMPORTS))
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    ).all()
+    files = []
+    for ts, action, target, body in rows:
+        payload = orjson.loads(body).get("payload") or {}
+        files.append(
+            {
+                "at": ts,
+                "file": target.removeprefix("file:"),
+                "source": payload.get("source"),
+                "applied": action == "hr.import",
+                "rows": payload.get("rows", 0),
+                "duplicates": payload.get("duplicates", 0),
+                "errors": payload.get("errors", []),
+                "error_count": payload.get("error_count", 0),
+            }
+        )
+    return files
+
+
+def alerts_per_day(session: Session, *, until: datetime, days: int = 30) -> dict[str, Any]:
+    """Alerts raised per day and severity over the last `days` days (for the security home's chart)."""
+    start = (until - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    raised = session.execute(select(Alert.created_at, Alert.severity).where(Alert.created_at >= start)).all()
+    calendar = [(start + timedelta(days=offset)).date() for offset in range(days)]
+    counts = Counter((at.date(), severity) for at, severity in raised)
+    return {
+        "days": [day.isoformat() for day in calendar],
+        "series": {severity: [counts.get((day, severity), 0) for day in calendar] for severity in SEVERITIES},
+    }

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep, require_roles
 from guard.auth.service import Principal
-from guard.detection.alerts import VERDICTS, verdict_counts
+from guard.detection.alerts import false_positive_rate, no_alerts, verdict_counts
 from guard.detection.catalog import RuleState, rule_catalog
 from guard.detection.rulestore import ReloadOutcome
 from guard.types import Role
@@ -60,8 +60,7 @@ class RulesOut(BaseModel):
 
 def rule_out(state: RuleState, counts: dict[str, int] | None) -> RuleOut:
     spec = state.rule.spec
-    counts = counts or {"total": 0, "unresolved": 0, **{v: 0 for v in VERDICTS}}
-    judged = sum(counts[v] for v in VERDICTS)
+    counts = counts or no_alerts()
     return RuleOut(
         name=spec.name,
         type=spec.type,
@@ -76,7 +75,7 @@ def rule_out(state: RuleState, counts: dict[str, int] | None) -> RuleOut:
         responses=list(spec.responses),
         suppress_for_seconds=spec.suppress_for.total_seconds(),
         alerts=counts,
-        false_positive_rate=round(counts["false_positive"] / judged, 4) if judged else None,
+        false_positive_rate=false_positive_rate(counts),
     )
 
 

@@ -43,6 +43,7 @@ def leavers(
         on_notice=overview.people_on_notice(session, today=now.date()),
         departed=archive.list_departures(session=session, state="departed", limit=200),
         turnover=overview.departures_by_month(session),
+        inbox=overview.inbox_files(session) if me.has_any(Role.HR) else [],
         hr=me.has_any(Role.HR),
         event_types=EVENT_TYPES,
         today=now.date(),

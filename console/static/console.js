@@ -62,7 +62,31 @@ function drawTurnover() {
   });
 }
 
+function drawAlerts() {
+  const canvas = document.getElementById("alerts-chart");
+  const data = readData("alerts-data");
+  if (!canvas || !data || typeof Chart === "undefined") return;
+  const colours = { critical: "#a40e26", high: "#7a4a00", medium: "#0b5cad", low: "#555d66" };
+  new Chart(canvas, {
+    type: "bar",
+    data: {
+      labels: data.days,
+      datasets: Object.entries(data.series).map(([severity, counts]) => ({
+        label: severity,
+        data: counts,
+        backgroundColor: colours[severity],
+      })),
+    },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+    },
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   drawActivity();
   drawTurnover();
+  drawAlerts();
 });

@@ -214,13 +214,23 @@ def verdict_counts(session: Session) -> dict[str, dict[str, int]]:
         )
     )
     for rule, status, verdict, n in rows:
-        row = counts.setdefault(rule, {"total": 0, "unresolved": 0, **{v: 0 for v in VERDICTS}})
+        row = counts.setdefault(rule, no_alerts())
         row["total"] += n
         if status != RESOLVED:
             row["unresolved"] += n
         elif verdict in VERDICTS:
             row[verdict] += n
     return counts
+
+
+def no_alerts() -> dict[str, int]:
+    return {"total": 0, "unresolved": 0, **{v: 0 for v in VERDICTS}}
+
+
+def false_positive_rate(counts: dict[str, int]) -> float | None:
+    """False positives among the resolved alerts with a verdict (None before the first)."""
+    judged = sum(counts[v] for v in VERDICTS)
+    return round(counts["false_positive"] / judged, 4) if judged else None
 
 
 # -- working ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from guard.clock import FixedClock
+from guard.hr.inbox.importer import import_bytes
 from guard.runtime import Runtime
 from tests.broker.helpers import Broker
 from tests.console.helpers import csrf_of, form_on, post_form, sign_in
@@ -252,3 +253,54 @@ def test_the_audit_explorer_filters_pages_and_exports_everything_that_matches(
     assert exported.status_code == 200
     assert len(exported.text.strip().splitlines()) == 1 + 120  # a header and every entry, no cap
     assert [e["actor"] for e in audit(runtime, "audit.export")] == ["sec"]
+
+
+def test_hr_sees_each_inbox_file_with_its_outcome_and_row_errors(
+    client: TestClient, broker: Broker, people: People, runtime: Runtime, clock: FixedClock
+) -> None:
+    broker.person("ann")
+    people.add("helen", "hr", login=False)
+    header = "EmailAddress,ResignationDate,LastWorkingDate,EventType,Successor,EmployeeId\n"
+    for name, rows in (
+        ("good.csv", "ann@example.com,2026-03-02,2026-03-27,,,\n"),
+        ("bad.csv", "nobody@example.com,2026-03-02,2026-03-27,,,\nann@example.com,not-a-date,,,,\n"),
+    ):
+        import_bytes(
+            write=runtime.db.write,
+            name=name,
+            data=(header + rows).encode(),
+            actor="hr-inbox",
+            source="inbox",
+            hr=runtime.settings.hr,
+            policy=runtime.policies.current,
+            now=clock.now(),
+        )
+    sign_in(client, "helen")
+    inbox = client.get("/console/leavers").text.split('id="inbox"')[1].split("</section>")[0]
+    good, bad = inbox.index("good.csv"), inbox.index("bad.csv")
+    assert bad < good  # newest first
+    assert "badge-rejected" in inbox[bad:good]
+    assert "badge-applied" in inbox[good:]
+    assert "row 1" in inbox[bad:good]
+    assert "row 2" in inbox[bad:good]
+
+
+def test_rules_show_their_alerts_and_false_positive_rate(
+    client: TestClient, broker: Broker, runtime: Runtime, clock: FixedClock
+) -> None:
+    sec = broker.person("sec", "security")
+    add_entries(runtime, [access(f"p{i}", clock.now(), honeytoken=True) for i in range(2)])
+    engine_for(runtime).run_once()
+    [first, _] = client.get("/alerts", headers=sec.auth).json()
+    resolved = client.post(
+        f"/alerts/{first['id']}/resolve",
+        json={"verdict": "false_positive", "reason": "a test of the decoy"},
+        headers=sec.auth,
+    )
+    assert resolved.status_code == 200, resolved.text
+    sign_in(client, "sec")
+    page = client.get("/console/rules").text
+    row = page.split(">honeytoken</a>")[1].split("</tr>")[0]
+    assert "<td>2</td>" in row  # alerts
+    assert "<td>1</td>" in row  # unresolved
+    assert "100.0% of 1 judged" in row
