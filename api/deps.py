@@ -17,7 +17,7 @@ from guard.audit.log import act_with
 from guard.auth import service as auth
 from guard.auth.service import ClientInfo, Credential, Principal
 from guard.db import end_unit, transaction
-from guard.errors import Forbidden, InvalidInput, Unauthenticated
+from guard.errors import Forbidden, InvalidInput, PasswordChangeDue, Unauthenticated
 from guard.people import api_keys
 from guard.runtime import Runtime
 
@@ -167,7 +167,15 @@ def read_credential(request: Request, runtime: Runtime, at: datetime) -> Credent
 
 # What a person whose password was reset may do before choosing a new one.
 WHILE_CHANGE_DUE = frozenset(
-    {("POST", "/me/password"), ("GET", "/me"), ("POST", "/auth/logout"), ("POST", "/auth/logout-all")}
+    {
+        ("POST", "/me/password"),
+        ("GET", "/me"),
+        ("POST", "/auth/logout"),
+        ("POST", "/auth/logout-all"),
+        ("GET", "/console/password"),
+        ("POST", "/console/password"),
+        ("POST", "/console/sign-out"),
+    }
 )
 
 
@@ -176,7 +184,9 @@ def authenticate(request: Request, session: Session, credential: Credential, at:
     revocations); the principal is kept on the request for the access log and metrics."""
     principal = auth.authenticate(session=session, credential=credential, now=at)
     if principal.must_change_password and (request.method, request.url.path) not in WHILE_CHANGE_DUE:
-        raise Forbidden("your password was reset: choose a new one with POST /me/password first")
+        raise PasswordChangeDue(
+            "your password was reset: choose a new one first (POST /me/password, or the console's form)"
+        )
     if request.client is not None:
         principal = replace(principal, client=request.client.host)
     request.state.principal = principal

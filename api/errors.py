@@ -56,12 +56,12 @@ def _location(loc: tuple[Any, ...]) -> str:
 PAGES_PREFIX = "/console"
 
 
-def _as_page(request: Request, status: int, detail: str) -> Response | None:
+def _as_page(request: Request, status: int, detail: str, error: Exception | None = None) -> Response | None:
     """The console's pages answer errors as pages (the mapping to a status stays this module's)."""
     render = getattr(request.app.state, "page_errors", None)
     if render is None or not request.url.path.startswith(PAGES_PREFIX):
         return None
-    request.state.error = detail
+    request.state.error = error
     answer: Response = render(request, status, detail)
     return answer
 
@@ -70,7 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GuardError)
     async def _guard_error(request: Request, exc: GuardError) -> Response:
         status = status_for(exc)
-        if (shown := _as_page(request, status, exc.detail)) is not None:
+        if (shown := _as_page(request, status, exc.detail, exc)) is not None:
             return shown
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(exc, TooManyAttempts):

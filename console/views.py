@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from console.nav import links_for
-from console.session import CSRF_FIELD, SignInNeeded, csrf_token, set_session_cookies
+from console.session import CSRF_FIELD, csrf_token, set_session_cookies
 from guard.auth.service import Principal
+from guard.errors import PasswordChangeDue
 from guard.runtime import Runtime
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -93,7 +94,9 @@ def go(request: Request, url: str) -> Response:
 
 
 def error_page(request: Request, status_code: int, detail: str) -> Response:
-    if status_code == 401 or isinstance(getattr(request.state, "error", None), SignInNeeded):
+    if isinstance(getattr(request.state, "error", None), PasswordChangeDue):
+        return finish(request, RedirectResponse("/console/password", status_code=303))
+    if status_code == 401:
         target = request.url.path if request.method == "GET" else "/console"
         return finish(request, RedirectResponse(_query("/console/sign-in", next=target), status_code=303))
     principal = getattr(request.state, "principal", None)

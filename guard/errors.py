@@ -37,6 +37,10 @@ class Forbidden(GuardError):
     """Authenticated, but acting outside one's role or against separation of duties."""
 
 
+class PasswordChangeDue(Forbidden):
+    """An admin reset the person's password: nothing but choosing a new one until they do."""
+
+
 class Gone(GuardError):
     """A one-time thing (content token) that has already been used or has expired."""
 

@@ -8,9 +8,8 @@ from pydantic import BaseModel, Field
 from api.deps import ClientDep, GuardRoute, NowDep, PrincipalDep, RuntimeDep, SessionDep
 from api.routers.users import UserOut, user_out
 from api.schemas import Strict
-from guard.auth import password_change, service, throttle
-from guard.auth.sign_in import password_login
-from guard.errors import InvalidInput
+from guard.auth import service, throttle
+from guard.auth.sign_in import change_own_password, password_login
 from guard.people.service import get_user
 from guard.types import Role
 
@@ -108,23 +107,13 @@ def change_password(
     now: NowDep,
 ) -> TokenPairOut:
     """Change one's own password. Every session ends, this one too; the answer is a new session's tokens."""
-    with runtime.db.read() as read:  # the slow checks first, holding no lock
-        user = get_user(session=read, user_id=principal.user_id)
-        current_ok = runtime.passwords.verify(user.password_hash, body.current_password)
-        details = password_change.about(user)
-    if current_ok:
-        if body.new_password == body.current_password:
-            raise InvalidInput("choose a new password different from the current one")
-        runtime.passwords.check_strength(body.new_password, about=details)
-    new_hash = runtime.passwords.hash(body.new_password) if current_ok else ""
-    pair = password_change.change_own_password(
+    pair = change_own_password(
         session=session,
-        codec=runtime.codec,
+        runtime=runtime,
         user_id=principal.user_id,
-        current_ok=current_ok,
-        new_hash=new_hash,
+        current_password=body.current_password,
+        new_password=body.new_password,
         client=client,
         now=now,
-        refresh_lifetime=runtime.refresh_lifetime,
     )
     return _pair_out(pair)

@@ -58,6 +58,7 @@ def test_every_main_page_has_no_serious_accessibility_violation(browser: Browser
     staff = sign_in(browser.new_context(**options), base, "ann")
     check(staff, f"{base}/console/documents", "documents", problems)
     check(staff, f"{base}/console/documents/{world.plan}", "document", problems)
+    check(staff, f"{base}/console/password", "password", problems)
     fresh = world.broker.ask(world.broker.people.login("bob"), world.plan)
     bob = sign_in(browser.new_context(**options), base, "bob")
     check(bob, f"{base}/console/requests/{fresh['id']}", "viewer", problems)
@@ -72,6 +73,7 @@ def test_every_main_page_has_no_serious_accessibility_violation(browser: Browser
     check(security, f"{base}/console/leavers/leo", "leaver-case", problems)
     check(security, f"{base}/console/people", "people", problems)
     check(security, f"{base}/console/people/leo", "person", problems)
+    check(security, f"{base}/console/rules", "rules", problems)
     hr = sign_in(browser.new_context(**options), base, "helen")
     check(hr, f"{base}/console/leavers", "leavers", problems)
     assert problems == {}

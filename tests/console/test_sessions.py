@@ -16,6 +16,8 @@ from tests.console.helpers import csrf_of, post_form, sign_in
 from tests.hr.helpers import audit
 from tests.support.people import People
 
+NEW_PASSWORD = "tangerine-harbour-quietly-41"
+
 
 def _requests(runtime: Runtime) -> int:
     with runtime.db.read() as session:
@@ -196,3 +198,38 @@ def test_a_next_address_off_the_console_is_not_followed(client: TestClient, brok
         follow_redirects=False,
     )
     assert answer.headers["location"] == "/console"
+
+
+def test_after_an_admins_reset_every_page_leads_to_choosing_a_new_password(
+    client: TestClient, broker: Broker, people: People, runtime: Runtime
+) -> None:
+    ann = broker.person("ann")
+    reset = client.post(f"/users/{ann.id}/password-reset", headers=people.admin.auth)
+    assert reset.status_code == 200, reset.text
+    temporary = reset.json()["temporary_password"]
+    assert sign_in(client, "ann", temporary).status_code == 303
+    sent = client.get("/console/documents", follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/console/password"
+    mismatch = post_form(
+        client,
+        "/console/password",
+        "/console/password",
+        current_password=temporary,
+        new_password=NEW_PASSWORD,
+        repeat_password=NEW_PASSWORD + "x",
+    )
+    assert mismatch.status_code == 422
+    changed = post_form(
+        client,
+        "/console/password",
+        "/console/password",
+        current_password=temporary,
+        new_password=NEW_PASSWORD,
+        repeat_password=NEW_PASSWORD,
+    )
+    assert changed.status_code == 303
+    assert client.get("/console/documents").status_code == 200  # the new session's cookies work
+    client.cookies.clear()
+    assert sign_in(client, "ann", NEW_PASSWORD).status_code == 303
+    assert [e["actor"] for e in audit(runtime, "user.password_change")] == ["ann"]
