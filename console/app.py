@@ -8,7 +8,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from console.pages import alerts, audit, documents, home, leavers, password, people, requests, rules, sign_in
+from console.pages import (
+    agreement,
+    alerts,
+    audit,
+    documents,
+    home,
+    leavers,
+    password,
+    people,
+    requests,
+    rules,
+    sign_in,
+)
 from console.views import error_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +29,7 @@ PACKAGES = {
     "htmx": ROOT / "node_modules" / "htmx.org" / "dist",
     "chart.js": ROOT / "node_modules" / "chart.js" / "dist",
 }
-PAGES = (sign_in, password, home, documents, requests, alerts, audit, leavers, people, rules)
+PAGES = (sign_in, password, agreement, home, documents, requests, alerts, audit, leavers, people, rules)
 
 
 def install_console(app: FastAPI) -> None:

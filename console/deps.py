@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from api import unit
 from api.deps import NowDep, RuntimeDep, authenticate
 from console.session import check_csrf, read_session
 from guard.auth.service import Principal
@@ -23,6 +28,7 @@ def signed_in(request: Request, runtime: RuntimeDep, at: NowDep) -> Principal:
 
 
 SignedIn = Annotated[Principal, Depends(signed_in)]
+T = TypeVar("T")
 
 
 async def posted_form(request: Request) -> FormData:
@@ -61,3 +67,23 @@ def choice(value: str | None, allowed: tuple[str, ...], name: str) -> str | None
     if value not in allowed:
         raise InvalidInput(f"{name} must be one of: {', '.join(allowed)}")
     return value
+
+
+async def as_signed_in(request: Request, now: datetime, work: Callable[[Session, Principal], T]) -> T:
+    """Run `work` as one write unit of the signed-in person (see api.unit), with the session cookie as
+    the credential: the person is checked again inside the unit, in the same transaction as the work."""
+    runtime = request.app.state.runtime
+    credential = read_session(request, runtime, now)
+    return await unit.as_principal(request, runtime, now, work, credential=credential)
+
+
+async def in_read(request: Request, build: Callable[[Session], T]) -> T:
+    """`build` in a read transaction of its own, off the event loop: a form shown again with its error
+    after the unit that refused it has rolled back."""
+    runtime = request.app.state.runtime
+
+    def run() -> T:
+        with transaction(runtime.db.read) as session:
+            return build(session)
+
+    return await run_in_threadpool(run)

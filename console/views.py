@@ -42,6 +42,34 @@ def _when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+def _shown(value: Any) -> str:
+    """A number, list or mapping from an alert's details as a person reads it."""
+    if isinstance(value, float):
+        return f"{value:g}" if value != int(value) else str(int(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{key.replace('_', ' ')}: {_shown(item)}" for key, item in value.items())
+    return str(value)
+
+
+def _span(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 86400:g} days"
+
+
+def _stamp(value: str | None) -> str:
+    """An ISO timestamp from an audit entry (`2026-12-04T14:47:01.123456Z`) as the pages write times."""
+    if not value:
+        return "—"
+    return value[:16].replace("T", " ") + " UTC"
+
+
 def _query(base: str, **params: Any) -> str:
     kept = {key: value for key, value in params.items() if value not in (None, "")}
     return f"{base}?{urlencode(kept)}" if kept else base
@@ -55,6 +83,9 @@ environment = Environment(
 )
 environment.filters["when"] = _when
 environment.filters["q"] = lambda value: quote(str(value), safe="")
+environment.filters["shown"] = _shown
+environment.filters["span"] = _span
+environment.filters["stamp"] = _stamp
 environment.globals["link"] = _query
 
 

@@ -26,7 +26,7 @@ from guard.people.models import User, UserHold
 
 UNRESOLVED = ("new", "in_review")
 SEVERITIES = ("critical", "high", "medium", "low")
-LOOKS = ("access.view", "access.download", "access.export")  # each decision is one look asked for
+DECISIONS = ("access.view", "access.download", "access.export")  # one per request, whatever its outcome
 
 
 def open_alerts_by_severity(session: Session) -> dict[str, int]:
@@ -195,31 +195,31 @@ def customers_owned_by(session: Session, user_id: str) -> list[Customer]:
 @dataclass(frozen=True)
 class DailyActivity:
     days: list[date]
-    looks: list[int]
-    baseline: float  # the person's mean daily looks before the window's notice (or over the whole window)
+    requests: list[int]
+    baseline: float  # the person's mean daily requests before the window's notice (or over the whole window)
 
 
 def daily_activity(
     session: Session, *, username: str, until: datetime, days: int, notice_at: datetime | None
 ) -> DailyActivity:
-    """Looks (decisions and deliveries) per day over `days` days up to `until`, and the person's own usual
-    level: the mean over the days before notice (all days when there is none)."""
+    """Requests (one access decision each, granted or not) per day over `days` days up to `until`, and the
+    person's own usual level: the mean over the days before notice (all days when there is none)."""
     start = (until - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     stamps = session.scalars(
         select(AuditEntry.ts).where(
             AuditEntry.actor == username,
-            AuditEntry.action.in_(LOOKS),
+            AuditEntry.action.in_(DECISIONS),
             AuditEntry.ts >= start,
             AuditEntry.ts <= until,
         )
     ).all()
     per_day = Counter(ts.date() for ts in stamps)
     calendar = [start.date() + timedelta(days=offset) for offset in range(days)]
-    looks = [per_day.get(day, 0) for day in calendar]
+    requests = [per_day.get(day, 0) for day in calendar]
     before = [
-        n for day, n in zip(calendar, looks, strict=True) if notice_at is None or day < notice_at.date()
+        n for day, n in zip(calendar, requests, strict=True) if notice_at is None or day < notice_at.date()
     ]
-    return DailyActivity(calendar, looks, round(sum(before) / len(before), 2) if before else 0.0)
+    return DailyActivity(calendar, requests, round(sum(before) / len(before), 2) if before else 0.0)
 
 
 @dataclass(frozen=True)
@@ -278,13 +278,15 @@ def departures_by_month(session: Session) -> list[dict[str, Any]]:
 
 
 def latest_open_alerts(session: Session, *, limit: int = 10) -> list[Alert]:
-    return list(
-        session.scalars(
-            select(Alert)
-            .where(Alert.status.in_(UNRESOLVED))
-            .order_by(Alert.created_at.desc(), Alert.id.desc())
-            .limit(limit)
-        )
+    """The newest unresolved alerts, the most severe first."""
+    found = session.scalars(
+        select(Alert)
+        .where(Alert.status.in_(UNRESOLVED))
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    return sorted(
+        found, key=lambda alert: SEVERITIES.index(alert.severity) if alert.severity in SEVERITIES else 9
     )
 
 

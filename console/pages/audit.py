@@ -24,11 +24,22 @@ Text = Annotated[str | None, Query(max_length=300)]
 PAGE_SIZE = 50
 
 
+def _utc(value: str | None) -> str | None:
+    """The console's time fields are UTC: a date alone is its midnight, a time without a zone is UTC."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if len(text) == 10:
+        return f"{text}T00:00:00Z"
+    has_zone = text.endswith(("Z", "z")) or "+" in text[10:] or "-" in text[10:]
+    return text if has_zone else text.replace(" ", "T") + "Z"
+
+
 def _filters(**given: str | None) -> tuple[searching.AuditFilters, dict[str, str]]:
+    shown = {name: (value or "") for name, value in given.items()}
+    given["since"], given["until"] = _utc(given.get("since")), _utc(given.get("until"))
     fields = {name: given.pop(name) for name in searching.PAYLOAD_FILTERS if name in given}
-    filters = searching.parse_filters(**given, fields=fields)
-    shown = {name: (value or "") for name, value in {**given, **fields}.items()}
-    return filters, shown
+    return searching.parse_filters(**given, fields=fields), shown
 
 
 @router.get("/console/audit", openapi_extra=WRITES)
@@ -83,6 +94,7 @@ def explorer(
         title="Audit log",
         entries=found.entries,
         next_cursor=found.next_cursor,
+        paged=bool(cursor),
         filters=shown,
     )
 

@@ -11,6 +11,7 @@ from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.deps import SignedIn
 from console.views import page
 from guard import overview
+from guard.agreements import service as agreements
 from guard.audit.views import record_view
 from guard.notifications import service as notifications
 from guard.types import Role
@@ -26,6 +27,9 @@ def home(request: Request, me: SignedIn, session: SessionDep, runtime: RuntimeDe
     )
     context: dict[str, Any] = {
         "customers": overview.customers_owned_by(session, me.user_id),
+        "agreement_due": not agreements.has_accepted(
+            session=session, user_id=me.user_id, version=runtime.agreements.current.version
+        ),
         "notifications": notifications.list_for(session=session, user_id=me.user_id, unread_only=True)[:20],
         "on_notice": on_notice,
         "alerts": overview.open_alerts_by_severity(session) if security else None,

@@ -9,12 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api import unit
 from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
 from api.paging import page_request
 from api.routers.access import terms
-from console.deps import FormDep, Poster, SignedIn, choice, field
-from console.session import read_session
+from console.deps import FormDep, Poster, SignedIn, as_signed_in, choice, field
 from console.views import go, page
 from guard import overview
 from guard.access import approvals
@@ -101,9 +99,7 @@ async def show_request(request_id: str, request: Request, _me: SignedIn) -> Resp
             "document_ids": ids,
         }
 
-    context = await unit.as_principal(
-        request, runtime, now, work, credential=read_session(request, runtime, now)
-    )
+    context = await as_signed_in(request, now, work)
     return page(request, "request.html", principal=_me, title="Request", **context)
 
 
@@ -123,7 +119,7 @@ async def _decide(request: Request, request_id: str, form: FormDep, verb: str) -
             now=now,
         )
 
-    await unit.as_principal(request, runtime, now, work, credential=read_session(request, runtime, now))
+    await as_signed_in(request, now, work)
     return go(request, "/console/requests")
 
 

@@ -36,6 +36,7 @@ def _form(request: Request, *, next_url: str, error: str | None = None, status_c
         request,
         "sign_in.html",
         principal=None,
+        title="Sign in",
         status_code=status_code,
         nonce=nonce,
         next_url=_safe_next(next_url),
@@ -52,6 +53,11 @@ def _form(request: Request, *, next_url: str, error: str | None = None, status_c
 @router.get("/", include_in_schema=False)
 def root(request: Request) -> Response:
     return go(request, "/console")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon(request: Request) -> Response:
+    return go(request, "/console/static/favicon.svg")
 
 
 @router.get("/console/sign-in")

@@ -18,8 +18,8 @@ function drawActivity() {
       labels: data.days,
       datasets: [
         {
-          label: "Looks per day",
-          data: data.looks,
+          label: "Requests per day",
+          data: data.requests,
           backgroundColor: data.days.map((day) => (notice && day >= notice ? "#a40e26" : "#0b5cad")),
         },
         { label: "Usual level", data: baseline, type: "line", borderColor: "#555d66", pointRadius: 0, borderDash: [6, 4] },

@@ -133,7 +133,7 @@ def test_hr_files_a_resignation_and_sees_the_person_on_notice_with_their_handove
     page.get_by_label("Last working day").fill("2030-01-31")
     page.get_by_label("Successor").fill("bob")
     page.get_by_role("button", name="Report").click()
-    expect(page.get_by_role("status")).to_contain_text("resignation of ann: notice")
+    expect(page.get_by_role("status")).to_contain_text("resignation of ann recorded; status now notice")
     row = page.get_by_role("region", name="On notice").get_by_role("row").filter(has_text="(ann)")
     expect(row).to_contain_text("2030-01-31")
     expect(row).to_contain_text("0 of 1 acknowledged by bob")

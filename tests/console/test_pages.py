@@ -123,7 +123,7 @@ def test_hr_files_a_resignation_and_the_person_shows_on_notice(
     )
     assert filed.status_code == 303, filed.text
     page = client.get(filed.headers["location"]).text
-    assert "Applied: resignation of ann: notice" in page
+    assert "resignation of ann recorded; status now notice" in page
     assert "Ann (ann)" in page
     assert last_day in page
     assert "0 of 1 acknowledged by bob" in page
@@ -147,7 +147,69 @@ def test_a_bad_date_in_the_hr_form_is_refused_and_changes_nothing(
             notice_date=bad,
         )
         assert refused.status_code == 422
+        assert "the notice date must be" in refused.text
     assert audit(runtime, "hr.resignation") == []
+
+
+def test_a_refused_hr_event_shows_the_form_again_with_what_was_typed(
+    client: TestClient, broker: Broker, people: People, runtime: Runtime
+) -> None:
+    people.add("helen", "hr", login=False)
+    sign_in(client, "helen")
+    for employee, last_day, message in (
+        ("nobody-here", "2030-01-31", "nobody-here"),
+        ("helen", "", "the last working day"),
+    ):
+        refused = post_form(
+            client,
+            "/console/leavers",
+            "/console/leavers/events",
+            type="resignation",
+            employee=employee,
+            last_working_date=last_day,
+            successor="someone",
+        )
+        assert refused.status_code == 422
+        shown = form_on(refused.text, "/console/leavers/events")
+        assert message in shown  # the message is on the form, in the form's words
+        assert "last_working_date" not in shown.split('role="alert">')[1].split("</p>")[0]
+        assert f'value="{employee}"' in shown
+        assert 'value="someone"' in shown
+    assert audit(runtime, "hr.resignation") == []
+
+
+def test_a_staff_member_accepts_the_agreement_in_the_console_before_the_first_request(
+    client: TestClient, broker: Broker
+) -> None:
+    ann = broker.person("ann", accept=False)
+    document = broker.upload(broker.customer(ann), title="Plan")
+    sign_in(client, "ann")
+    assert "confidentiality agreement" in client.get("/console").text
+    assert "Accept the" in client.get(f"/console/documents/{document}").text
+    accepted = post_form(client, "/console/agreement", "/console/agreement", version=broker.agreement_version)
+    assert accepted.status_code == 303
+    assert "You have accepted this version." in client.get("/console/agreement").text
+    asked = post_form(
+        client, f"/console/documents/{document}", f"/console/documents/{document}/request", reason=REASON
+    )
+    assert "/content/" in client.get(asked.headers["location"]).text
+
+
+def test_a_request_with_too_short_a_reason_shows_the_form_again(client: TestClient, broker: Broker) -> None:
+    ann = broker.person("ann")
+    document = broker.upload(broker.customer(ann), title="Plan")
+    sign_in(client, "ann")
+    refused = post_form(
+        client,
+        f"/console/documents/{document}",
+        f"/console/documents/{document}/request",
+        reason="x",
+        place="hq",
+    )
+    assert refused.status_code == 422
+    form = form_on(refused.text, f"/console/documents/{document}/request")
+    assert "reason" in form.split('role="alert">')[1]
+    assert 'value="hq"' in form
 
 
 def test_security_pages_about_a_person_are_themselves_audited(
@@ -249,6 +311,11 @@ def test_the_audit_explorer_filters_pages_and_exports_everything_that_matches(
     cursor_link = first.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
     second = client.get(cursor_link).text
     assert second.count("<td>zed</td>") == 50
+    today, tomorrow = clock.now().date(), (clock.now() + timedelta(days=1)).date()
+    since_today = client.get("/console/audit", params={"actor": "zed", "since": today.isoformat()})
+    assert since_today.text.count("<td>zed</td>") == 50  # a date alone is that day's midnight, UTC
+    later = client.get("/console/audit", params={"actor": "zed", "since": f"{tomorrow.isoformat()} 08:00"})
+    assert "No entry matches." in later.text
     exported = client.get("/console/audit/export", params={"actor": "zed"})
     assert exported.status_code == 200
     assert len(exported.text.strip().splitlines()) == 1 + 120  # a header and every entry, no cap
