@@ -3,19 +3,22 @@ holds (with lift), daily activity against their own usual level with the notice 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from console.deps import FormDep, field
-from console.roles import PeopleViewer, SecurityOrAdminPoster
+from console.roles import AdminPoster, PeopleViewer, SecurityOrAdminPoster
 from console.views import go, page
 from guard import overview
 from guard.audit.views import record_view
+from guard.errors import InvalidInput
 from guard.hr import archive
 from guard.people import api_keys, holds
 from guard.people.service import find_user, list_users
-from guard.types import Role
+from guard.types import HoldKind, Role
 
 router = APIRouter(route_class=GuardRoute, include_in_schema=False)
 
@@ -55,6 +58,8 @@ def person(
         report=report,
         holds=holds.active_holds(session, user_ids=[user.id])[user.id],
         keys=api_keys.list_api_keys(session=session, user_id=user.id) if me.has_any(Role.ADMIN) else [],
+        admin=me.has_any(Role.ADMIN),
+        hold_kinds=[kind.value for kind in HoldKind],
         activity=overview.daily_activity(
             session, username=user.username, until=min(window["to"], now), days=60, notice_at=notice_at
         ),
@@ -81,6 +86,78 @@ def lift(
         kind=kind,
         actor=me.username,
         reason=field(form, "reason", required=True),
+        now=now,
+    )
+    return go(request, f"/console/people/{user.username}")
+
+
+@router.post("/console/people/{username}/holds")
+def place(
+    username: str,
+    request: Request,
+    form: FormDep,
+    me: SecurityOrAdminPoster,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    user = find_user(session=session, ref=username)
+    holds.place_hold(
+        session=session,
+        user=user,
+        kind=field(form, "kind", required=True, limit=20),
+        actor=me.username,
+        reason=field(form, "reason", required=True, limit=500),
+        now=now,
+    )
+    return go(request, f"/console/people/{user.username}")
+
+
+def _expiry(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as bad:
+        raise InvalidInput("the expiry must be a date such as 2027-06-30") from bad
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@router.post("/console/people/{username}/api-keys")
+def create_key(
+    username: str, request: Request, form: FormDep, me: AdminPoster, session: SessionDep, now: NowDep
+) -> Response:
+    """The key is shown on this answer once and never again (it is not stored, and the page is not cached)."""
+    user = find_user(session=session, ref=username)
+    key, plaintext = api_keys.create_api_key(
+        session=session,
+        actor=me.username,
+        user_id=user.id,
+        name=field(form, "name", required=True, limit=120),
+        expires_at=_expiry(field(form, "expires", limit=10)),
+        now=now,
+    )
+    return page(
+        request, "api_key.html", principal=me, title="New API key", user=user, key=key, plaintext=plaintext
+    )
+
+
+@router.post("/console/people/{username}/api-keys/{key_id}/revoke")
+def revoke_key(
+    username: str,
+    key_id: str,
+    request: Request,
+    form: FormDep,
+    me: AdminPoster,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    user = find_user(session=session, ref=username)
+    api_keys.revoke_api_key(
+        session=session,
+        actor=me.username,
+        user_id=user.id,
+        key_id=key_id,
+        reason=field(form, "reason", required=True, limit=500),
         now=now,
     )
     return go(request, f"/console/people/{user.username}")

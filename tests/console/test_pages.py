@@ -371,3 +371,48 @@ def test_rules_show_their_alerts_and_false_positive_rate(
     assert "<td>2</td>" in row  # alerts
     assert "<td>1</td>" in row  # unresolved
     assert "100.0% of 1 judged" in row
+
+
+def test_an_admin_creates_an_api_key_seen_once_and_revokes_it_in_the_console(
+    client: TestClient, broker: Broker, people: People, runtime: Runtime
+) -> None:
+    people.add("crm", "ingest", login=False)
+    people.admin  # noqa: B018 (creates root)
+    sign_in(client, "root")
+    made = post_form(client, "/console/people/crm", "/console/people/crm/api-keys", name="CRM sync")
+    assert made.status_code == 200
+    assert made.headers["cache-control"] == "no-store"
+    key = made.text.split('id="api-key">')[1].split("</pre>")[0]
+    assert client.get("/me", headers={"Authorization": f"ApiKey {key}"}).status_code == 200
+    page = client.get("/console/people/crm").text
+    assert key not in page  # shown once only
+    key_id = page.split("/console/people/crm/api-keys/")[1].split("/revoke")[0]
+    revoked = post_form(
+        client, "/console/people/crm", f"/console/people/crm/api-keys/{key_id}/revoke", reason="CRM replaced"
+    )
+    assert revoked.status_code == 303
+    assert client.get("/me", headers={"Authorization": f"ApiKey {key}"}).status_code == 401
+    assert [e["actor"] for e in audit(runtime, "apikey.create")] == ["root"]
+
+
+def test_security_places_and_lifts_a_review_hold_from_the_person_page(
+    client: TestClient, broker: Broker, runtime: Runtime
+) -> None:
+    broker.person("ann")
+    broker.person("sec", "security")
+    sign_in(client, "sec")
+    placed = post_form(
+        client, "/console/people/ann", "/console/people/ann/holds", kind="review", reason="checking exports"
+    )
+    assert placed.status_code == 303
+    page = client.get("/console/people/ann").text
+    assert "checking exports" in page
+    lifted = post_form(
+        client, "/console/people/ann", "/console/people/ann/holds/review/lift", reason="exports explained"
+    )
+    assert lifted.status_code == 303
+    assert "No holds." in client.get("/console/people/ann").text
+    assert [e["action"] for e in audit(runtime) if e["action"].startswith("user.hold")] == [
+        "user.hold",
+        "user.hold_lift",
+    ]
