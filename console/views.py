@@ -87,6 +87,7 @@ environment.filters["shown"] = _shown
 environment.filters["span"] = _span
 environment.filters["stamp"] = _stamp
 environment.globals["link"] = _query
+link = _query
 
 
 def finish(request: Request, response: Response) -> Response:

@@ -12,7 +12,7 @@ from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
 from api.paging import page_request
 from console.deps import FormDep, choice, field
 from console.roles import SecurityPoster, SecurityViewer
-from console.views import go, page
+from console.views import go, link, page
 from guard import overview
 from guard.audit.views import record_view
 from guard.detection import alerts as service
@@ -43,6 +43,7 @@ def queue(
     rule: Text = None,
     assignee: Text = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
+    done: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     where = service.AlertFilter(
         status=choice(status, STATUSES, "status"),
@@ -65,6 +66,7 @@ def queue(
         "alerts.html",
         principal=me,
         title="Alerts",
+        done=done,
         alerts=[row[0] for row in found.items],
         found=found,
         filters={k: v or "" for k, v in vars(where).items()},
@@ -180,4 +182,4 @@ def bulk(request: Request, form: FormDep, me: SecurityPoster, session: SessionDe
             reason=field(form, "reason", required=True),
             now=now,
         )
-    return go(request, "/console/alerts")
+    return go(request, link("/console/alerts", done=f"{len(ids)} alert(s) changed"))

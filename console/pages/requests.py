@@ -13,7 +13,7 @@ from api.deps import GuardRoute, NowDep, RuntimeDep, SessionDep
 from api.paging import page_request
 from api.routers.access import terms
 from console.deps import FormDep, Poster, SignedIn, as_signed_in, choice, field
-from console.views import go, page
+from console.views import go, link, page
 from guard import overview
 from guard.access import approvals
 from guard.auth.service import Principal
@@ -32,6 +32,7 @@ def list_requests(
     now: NowDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
+    done: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     viewer = get_user(session=session, user_id=me.user_id)
     policy = runtime.policies.current
@@ -64,6 +65,7 @@ def list_requests(
         "requests.html",
         principal=me,
         title="Requests",
+        done=done,
         mine=mine,
         queue=queue,
         approver=approver,
@@ -109,8 +111,8 @@ async def _decide(request: Request, request_id: str, form: FormDep, verb: str) -
     note = field(form, "note")
     decide = approvals.approve if verb == "approve" else approvals.reject
 
-    def work(session: Session, principal: Principal) -> None:
-        decide(
+    def work(session: Session, principal: Principal) -> str:
+        decided = decide(
             session=session,
             terms=terms(runtime),
             approver=get_user(session=session, user_id=principal.user_id),
@@ -118,9 +120,10 @@ async def _decide(request: Request, request_id: str, form: FormDep, verb: str) -
             note=note,
             now=now,
         )
+        return decided.status
 
-    await as_signed_in(request, now, work)
-    return go(request, "/console/requests")
+    state = await as_signed_in(request, now, work)
+    return go(request, link("/console/requests", done=f"{verb}d; the request is now {state}"))
 
 
 @router.post("/console/requests/{request_id}/approve")

@@ -71,6 +71,7 @@ def test_staff_request_a_document_open_the_watermarked_copy_and_the_fourth_look_
     expect(row).to_contain_text("Acme account plan 2027")
     row.get_by_label("Note for ann's request").fill("one more look for the review")
     row.get_by_role("button", name="Approve").click()
+    expect(queue.get_by_role("status")).to_contain_text("Approved; the request is now granted")
     expect(queue.get_by_text("Nothing is waiting.")).to_be_visible()
     page.goto(pending)
     expect(page.locator("#request-state")).to_have_text("granted")

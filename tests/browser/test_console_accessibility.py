@@ -59,6 +59,7 @@ def test_every_main_page_has_no_serious_accessibility_violation(browser: Browser
     check(staff, f"{base}/console/documents", "documents", problems)
     check(staff, f"{base}/console/documents/{world.plan}", "document", problems)
     check(staff, f"{base}/console/password", "password", problems)
+    check(staff, f"{base}/console/agreement", "agreement", problems)
     fresh = world.broker.ask(world.broker.people.login("bob"), world.plan)
     bob = sign_in(browser.new_context(**options), base, "bob")
     check(bob, f"{base}/console/requests/{fresh['id']}", "viewer", problems)
