@@ -4,6 +4,7 @@ holds (with lift), daily activity against their own usual level with the notice 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,7 +17,7 @@ from guard import overview
 from guard.audit.views import record_view
 from guard.errors import InvalidInput
 from guard.hr import archive
-from guard.people import api_keys, holds
+from guard.people import api_keys, holds, roles
 from guard.people.service import find_user, list_users
 from guard.types import HoldKind, Role
 
@@ -59,6 +60,12 @@ def person(
         holds=holds.active_holds(session, user_ids=[user.id])[user.id],
         keys=api_keys.list_api_keys(session=session, user_id=user.id) if me.has_any(Role.ADMIN) else [],
         admin=me.has_any(Role.ADMIN),
+        all_roles=[role.value for role in Role],
+        role_changes=[
+            c for c in roles.list_changes(session=session, status="pending") if c.user_id == user.id
+        ]
+        if me.has_any(Role.ADMIN)
+        else [],
         hold_kinds=[kind.value for kind in HoldKind],
         activity=overview.daily_activity(
             session, username=user.username, until=min(window["to"], now), days=60, notice_at=notice_at
@@ -161,3 +168,40 @@ def revoke_key(
         now=now,
     )
     return go(request, f"/console/people/{user.username}")
+
+
+@router.post("/console/people/{username}/roles")
+def propose_roles(
+    username: str, request: Request, form: FormDep, me: AdminPoster, session: SessionDep, now: NowDep
+) -> Response:
+    """A new set of roles for the person; it takes effect when a second admin confirms it."""
+    user = find_user(session=session, ref=username)
+    roles.propose(
+        session=session,
+        actor_id=me.user_id,
+        actor=me.username,
+        user_id=user.id,
+        roles=[value for value in form.getlist("roles") if isinstance(value, str)],
+        reason=field(form, "reason", required=True, limit=500),
+        now=now,
+    )
+    return go(request, f"/console/people/{user.username}")
+
+
+@router.post("/console/people/{username}/roles/{change_id}/{verb}")
+def decide_roles(
+    username: str,
+    change_id: str,
+    verb: Literal["confirm", "reject"],
+    request: Request,
+    form: FormDep,
+    me: AdminPoster,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    if verb == "confirm":
+        roles.confirm(session=session, actor_id=me.user_id, actor=me.username, change_id=change_id, now=now)
+    else:
+        note = field(form, "note", required=True, limit=500)
+        roles.reject(session=session, actor=me.username, change_id=change_id, note=note, now=now)
+    return go(request, f"/console/people/{username}")

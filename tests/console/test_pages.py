@@ -416,3 +416,32 @@ def test_security_places_and_lifts_a_review_hold_from_the_person_page(
         "user.hold",
         "user.hold_lift",
     ]
+
+
+def test_roles_change_in_the_console_only_when_a_second_admin_confirms(
+    client: TestClient, broker: Broker, people: People
+) -> None:
+    ann = broker.person("ann")
+    people.admin  # noqa: B018 (creates root)
+    people.add("ada", "admin", login=False)
+    sign_in(client, "root")
+    proposed = post_form(
+        client,
+        "/console/people/ann",
+        "/console/people/ann/roles",
+        roles="approver",
+        reason="covers the queue",
+    )
+    assert proposed.status_code == 303
+    page = client.get("/console/people/ann").text
+    assert "root proposed approver" in page
+    change_id = page.split("/console/people/ann/roles/")[1].split("/confirm")[0]
+    own = post_form(client, "/console/people/ann", f"/console/people/ann/roles/{change_id}/confirm")
+    assert own.status_code == 403  # the proposer cannot confirm
+    roles_now = client.get(f"/users/{ann.id}", headers=people.admin.auth).json()["roles"]
+    assert roles_now == ["staff"]
+    client.cookies.clear()
+    sign_in(client, "ada")
+    confirmed = post_form(client, "/console/people/ann", f"/console/people/ann/roles/{change_id}/confirm")
+    assert confirmed.status_code == 303
+    assert client.get(f"/users/{ann.id}", headers=people.admin.auth).json()["roles"] == ["approver"]
