@@ -11,6 +11,7 @@ from guard.documents import models as document_models
 from guard.hr import models as hr_models
 from guard.notifications import models as notification_models
 from guard.people import models as people_models
+from guard.vault import models as vault_models
 
 metadata = Base.metadata
 
@@ -26,4 +27,5 @@ __all__ = [
     "metadata",
     "notification_models",
     "people_models",
+    "vault_models",
 ]

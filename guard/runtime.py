@@ -17,6 +17,7 @@ from guard.detection.rulestore import RuleStore
 from guard.keys import Keyring, load_keyring
 from guard.policies.store import PolicyStore
 from guard.settings import Settings
+from guard.vault.blobs import DatabaseBlobs
 from guard.vault.store import Vault
 
 
@@ -75,14 +76,15 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         leeway=timedelta(seconds=settings.auth.leeway_seconds),
     )
     broker = settings.broker
-    vault = Vault(settings.vault_path, keyring.master_key)
+    db = open_db(settings)
+    vault = open_vault(settings, db, keyring.master_key)
     # First start: seal the vault's canary with this master key (see guard.vault.store). A vault that
     # cannot be written now is reported by readiness (`master_key`) and refused by `guard serve`.
     with suppress(OSError):
         vault.ensure_canary()
     return Runtime(
         settings=settings,
-        db=open_db(settings),
+        db=db,
         keyring=keyring,
         codec=codec,
         passwords=make_passwords(settings),
@@ -99,3 +101,13 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             lifetime=timedelta(seconds=broker.content_token_seconds),
         ),
     )
+
+
+def open_vault(settings: Settings, db: Database, master_key: bytes) -> Vault:
+    """The vault with the blob store the settings name (by default `database` on PostgreSQL, where several
+    hosts share it, and `filesystem` on SQLite)."""
+    vault = Vault(settings.vault_path, master_key)
+    store = settings.vault_store or ("filesystem" if db.is_sqlite else "database")
+    if store == "database":
+        vault.blobs = DatabaseBlobs(db.read, vault.files)
+    return vault

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     config_dir: Path = REPO_CONFIG_DIR
     keys_dir: Path | None = None
     vault_dir: Path | None = None
+    # Where sealed document blobs live: `filesystem` (under vault_dir) or `database` (table vault_blobs,
+    # in the transaction of the document row). Unset: database on PostgreSQL, filesystem on SQLite.
+    vault_store: Literal["filesystem", "database"] | None = None
     hr_inbox_dir: Path | None = None
     clock_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -173,7 +173,7 @@ def create_document(
     )
     session.add(document)
     session.flush()
-    vault.put(document.id, upload.data)
+    vault.put(document.id, upload.data, session=session)
     _forget_blob_on_rollback(session, vault, document.id)
     record(
         session=session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,7 +53,11 @@ def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> Scrub
         if hashlib.sha256(data).hexdigest() != digest:
             report.problems.append(Problem(document_id, "decrypts, but not to the bytes that were uploaded"))
     for stray in sorted(vault.stored_ids() - known):
-        if _written_at(vault, stray) <= now - ORPHAN_GRACE:
+        if (
+            vault.blobs.name != "filesystem"
+        ):  # a row with no document cannot be left behind: someone put it there
+            report.problems.append(Problem(stray, "a stored blob that belongs to no document"))
+        elif vault.blobs.written_at(stray) <= now - ORPHAN_GRACE:
             vault.remove(stray)
             report.removed_orphans.append(stray)
     record(
@@ -70,10 +74,3 @@ def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> Scrub
         ts=now,
     )
     return report
-
-
-def _written_at(vault: Vault, document_id: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(vault.blob_path(document_id).stat().st_mtime, UTC)
-    except FileNotFoundError:
-        return datetime.max.replace(tzinfo=UTC)

@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from guard.errors import Unavailable
+from guard.vault.blobs import BLOB_SUFFIX, BlobStore, FilesystemBlobs, sync_directory
 from guard.vault.envelope import HEADER, MAGIC, VaultDamaged, seal, unseal
 
 INFLIGHT = ".inflight"
-BLOB_SUFFIX = ".blob"
 DOCUMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 # A blob `<id>.blob` or a temporary file `.<id>.<random>.tmp` while one is being written.
 BLOB_NAME = re.compile(r"^\.?([0-9a-f]{32})\.")
@@ -42,10 +44,15 @@ def document_of(filename: str) -> str | None:
 
 
 class Vault:
-    def __init__(self, root: Path, master_key: bytes) -> None:
+    """Seals and opens document blobs; where they are kept is the blob store's business (guard.vault.blobs).
+    The folder stays in every case: it holds the canary and the broker's in-flight markers."""
+
+    def __init__(self, root: Path, master_key: bytes, blobs: BlobStore | None = None) -> None:
         self.root = root
         self.inflight = root / INFLIGHT
         self._master_key = master_key
+        self.files = FilesystemBlobs(root, self.touching, self.blob_path)
+        self.blobs: BlobStore = blobs or self.files
 
     def ensure(self) -> None:
         for folder in (self.root, self.inflight):
@@ -73,24 +80,10 @@ class Vault:
             with suppress(FileNotFoundError):
                 marker.unlink()
 
-    def put(self, document_id: str, plaintext: bytes) -> None:
-        """Encrypt and store; the blob appears complete or not at all."""
-        final = self.blob_path(document_id)
-        blob = seal(self._master_key, document_id, plaintext)
-        with self.touching(document_id):
-            temp = self.root / f".{document_id}.{secrets.token_hex(4)}.tmp"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(blob)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, final)
-            except BaseException:
-                with suppress(FileNotFoundError):
-                    temp.unlink()
-                raise
-            self._sync_directory()
+    def put(self, document_id: str, plaintext: bytes, *, session: Session | None = None) -> None:
+        """Seal and store; the blob appears complete or not at all (in `session`'s transaction for the
+        database store)."""
+        self.blobs.write(document_id, seal(self._master_key, document_id, plaintext), session=session)
 
     @property
     def canary_path(self) -> Path:
@@ -121,7 +114,7 @@ class Vault:
             finally:
                 with suppress(FileNotFoundError):
                     temp.unlink()
-            self._sync_directory()
+            sync_directory(self.root)
         return True
 
     def canary_problem(self) -> str | None:
@@ -153,36 +146,19 @@ class Vault:
         return True
 
     def read_blob(self, document_id: str) -> bytes:
-        path = self.blob_path(document_id)
-        with self.touching(document_id):
-            try:
-                return path.read_bytes()
-            except FileNotFoundError as exc:
-                raise VaultDamaged(f"the stored copy of document {document_id} is missing") from exc
-            except OSError as exc:
-                raise Unavailable(f"the vault cannot be read: {exc.strerror or exc}") from exc
+        return self.blobs.read(document_id)
 
     def get(self, document_id: str) -> bytes:
         """Decrypted bytes, or VaultDamaged when the blob is missing or fails authentication."""
-        return unseal(self._master_key, document_id, self.read_blob(document_id))
+        return self.unseal(document_id, self.read_blob(document_id))
+
+    def unseal(self, document_id: str, sealed: bytes) -> bytes:
+        return unseal(self._master_key, document_id, sealed)
 
     def remove(self, document_id: str) -> None:
-        with self.touching(document_id), suppress(FileNotFoundError):
-            self.blob_path(document_id).unlink()
+        """Forget the blob of an upload whose transaction rolled back."""
+        self.blobs.forget(document_id)
 
     def stored_ids(self) -> set[str]:
-        """Document ids that have a blob (temporary files excluded)."""
-        if not self.root.exists():
-            return set()
-        return {
-            name[: -len(BLOB_SUFFIX)]
-            for name in os.listdir(self.root)
-            if name.endswith(BLOB_SUFFIX) and DOCUMENT_ID.match(name[: -len(BLOB_SUFFIX)])
-        }
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """Document ids that have a blob in the store in use (temporary files excluded)."""
+        return self.blobs.stored_ids()

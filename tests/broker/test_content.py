@@ -12,6 +12,7 @@ from guard.clock import FixedClock
 from guard.runtime import Runtime
 from tests.broker.helpers import Broker
 from tests.broker.test_access import audit, set_user
+from tests.support.blobs import replace_blob, stored_blob
 
 
 def test_second_use_is_410_and_only_one_delivery_is_recorded(
@@ -168,11 +169,10 @@ def test_a_flipped_byte_is_never_served_and_is_audited(
     ann = broker.person("ann")
     document = broker.upload(broker.customer(ann))
     answer = broker.ask(ann, document)
-    blob = runtime.vault.blob_path(document)
-    original = blob.read_bytes()
+    original = stored_blob(runtime, document)
     data = bytearray(original)
     data[-20] ^= 0x01
-    blob.write_bytes(bytes(data))
+    replace_blob(runtime, document, bytes(data))
     refused = client.get(f"/content/{answer['content_token']}")
     assert refused.status_code == 503
     assert "integrity" in refused.json()["detail"]
@@ -180,7 +180,9 @@ def test_a_flipped_byte_is_never_served_and_is_audited(
     [damage] = audit(runtime, "vault.damaged")
     assert (damage["document_id"], damage["request_id"]) == (document, answer["id"])
     assert audit(runtime, "content.deliver") == []
-    blob.write_bytes(original)  # the vault is repaired: the grant was given back, the same link works
+    replace_blob(
+        runtime, document, original
+    )  # the vault is repaired: the grant was given back, the same link works
     repaired = client.get(f"/content/{answer['content_token']}")
     assert repaired.status_code == 200
     assert repaired.content.startswith(b"Acme")

@@ -6,6 +6,7 @@ import hashlib
 import stat
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -16,6 +17,12 @@ from tests.broker.helpers import Broker
 from tests.broker.test_access import audit
 
 SECRET = b"Acme Corp pays 41.50 EUR per unit; their buyer is Jo Park (+33 6 12 34 56 78).\n"
+
+
+@pytest.fixture(autouse=True)
+def filesystem_vault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about blob files on disk: the filesystem store, whatever the engine's default."""
+    monkeypatch.setenv("GUARD_VAULT_STORE", "filesystem")
 
 
 def files_under(folder: Path) -> list[Path]:

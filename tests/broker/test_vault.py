@@ -22,6 +22,12 @@ KEY = os.urandom(32)
 DOC = "a" * 32
 
 
+@pytest.fixture(autouse=True)
+def filesystem_vault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about blob files on disk: the filesystem store, whatever the engine's default."""
+    monkeypatch.setenv("GUARD_VAULT_STORE", "filesystem")
+
+
 def test_envelope_round_trip_and_binding() -> None:
     blob = seal(KEY, DOC, b"terms of the deal")
     assert b"terms" not in blob
