@@ -13,7 +13,6 @@ from api.paging import page_request
 from console.deps import FormDep, choice, field
 from console.roles import SecurityPoster, SecurityViewer
 from console.views import go, link, page
-from guard import overview
 from guard.audit.views import record_view
 from guard.detection import alerts as service
 from guard.detection.evidence import evidence_entries
@@ -99,7 +98,6 @@ def show(alert_id: str, request: Request, me: SecurityViewer, session: SessionDe
         holds=holds_set_by_alert(session, alert_id=alert.id, active_only=False),
         team=security_team(session),
         verdicts=VERDICTS,
-        facts=overview.open_alerts_about(session, [alert.username]),
     )
 
 

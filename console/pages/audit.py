@@ -4,9 +4,10 @@ here is itself audited."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep
@@ -35,20 +36,15 @@ def _utc(value: str | None) -> str | None:
     return text if has_zone else text.replace(" ", "T") + "Z"
 
 
-def _filters(**given: str | None) -> tuple[searching.AuditFilters, dict[str, str]]:
-    shown = {name: (value or "") for name, value in given.items()}
-    given["since"], given["until"] = _utc(given.get("since")), _utc(given.get("until"))
-    fields = {name: given.pop(name) for name in searching.PAYLOAD_FILTERS if name in given}
-    return searching.parse_filters(**given, fields=fields), shown
+@dataclass(frozen=True)
+class Filtered:
+    """The explorer's filters, parsed, and as typed (to show them again and to build links)."""
+
+    filters: searching.AuditFilters
+    shown: dict[str, str]
 
 
-@router.get("/console/audit", openapi_extra=WRITES)
-def explorer(
-    request: Request,
-    me: SecurityViewer,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    now: NowDep,
+def audit_filters(
     actor: Text = None,
     action: Text = None,
     target: Text = None,
@@ -58,19 +54,28 @@ def explorer(
     decision: Text = None,
     customer: Text = None,
     document: Text = None,
+) -> Filtered:
+    """One set of filters for the explorer and its export; times without a zone are UTC."""
+    typed = {"actor": actor, "action": action, "target": target, "since": since, "until": until, "seq": seq}
+    fields = {"decision": decision, "customer": customer, "document": document}
+    filters = searching.parse_filters(**{**typed, "since": _utc(since), "until": _utc(until)}, fields=fields)
+    return Filtered(filters, {name: value or "" for name, value in {**typed, **fields}.items()})
+
+
+FilteredDep = Annotated[Filtered, Depends(audit_filters)]
+
+
+@router.get("/console/audit", openapi_extra=WRITES)
+def explorer(
+    request: Request,
+    me: SecurityViewer,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    chosen: FilteredDep,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
-    filters, shown = _filters(
-        actor=actor,
-        action=action,
-        target=target,
-        since=since,
-        until=until,
-        seq=seq,
-        decision=decision,
-        customer=customer,
-        document=document,
-    )
+    filters, shown = chosen.filters, chosen.shown
     found = searching.search(
         session=session,
         filters=filters,
@@ -106,29 +111,11 @@ def export(
     session: SessionDep,
     runtime: RuntimeDep,
     now: NowDep,
-    actor: Text = None,
-    action: Text = None,
-    target: Text = None,
-    since: Text = None,
-    until: Text = None,
-    seq: Annotated[str | None, Query(max_length=10_000)] = None,
-    decision: Text = None,
-    customer: Text = None,
-    document: Text = None,
+    chosen: FilteredDep,
     format: str = "csv",
 ) -> Response:
     """Everything the filters match, streamed (the export itself is an audit entry)."""
-    filters, _ = _filters(
-        actor=actor,
-        action=action,
-        target=target,
-        since=since,
-        until=until,
-        seq=seq,
-        decision=decision,
-        customer=customer,
-        document=document,
-    )
+    filters = chosen.filters
     result = exports.export(
         session=session, engine=runtime.db.engine, actor=me.username, filters=filters, fmt=format, now=now
     )

@@ -58,21 +58,8 @@ class FilesystemBlobs:
         self._path_of = path_of
 
     def write(self, document_id: str, blob: bytes, *, session: Session | None) -> None:
-        final = self._path_of(document_id)
         with self._touching(document_id):
-            temp = self.root / f".{document_id}.{secrets.token_hex(4)}.tmp"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(blob)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, final)
-            except BaseException:
-                with suppress(FileNotFoundError):
-                    temp.unlink()
-                raise
-            sync_directory(self.root)
+            write_file(self.root, document_id, blob, self._path_of(document_id), replace=True)
 
     def read(self, document_id: str) -> bytes:
         with self._touching(document_id):
@@ -153,6 +140,29 @@ class DatabaseBlobs:
         with self._read() as session:
             stored = session.scalar(select(VaultBlob.stored_at).where(VaultBlob.document_id == document_id))
         return stored or datetime.max.replace(tzinfo=UTC)
+
+
+def write_file(folder: Path, name: str, data: bytes, final: Path, *, replace: bool) -> bool:
+    """Write `final` whole or not at all, owner-only: a temporary file, fsync, then a rename that
+    replaces (`replace`) or a link that never does (False when `final` already exists)."""
+    temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(temp, final)
+        else:
+            os.link(temp, final)
+    except FileExistsError:
+        return False
+    finally:
+        with suppress(FileNotFoundError):
+            temp.unlink()
+    sync_directory(folder)
+    return True
 
 
 def sync_directory(folder: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from guard.errors import Unavailable
-from guard.vault.blobs import BLOB_SUFFIX, BlobStore, FilesystemBlobs, sync_directory
+from guard.vault.blobs import BLOB_SUFFIX, BlobStore, FilesystemBlobs, write_file
 from guard.vault.envelope import HEADER, MAGIC, VaultDamaged, seal, unseal
 
 INFLIGHT = ".inflight"
@@ -100,22 +99,8 @@ class Vault:
         if stored and not any(self._opens(document_id) for document_id in stored[:CANARY_TRIES]):
             return False
         blob = seal(self._master_key, CANARY_ID, CANARY_PLAINTEXT)
-        with self.touching(CANARY_ID):
-            temp = self.root / f".{CANARY_ID}.{secrets.token_hex(4)}.tmp"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(blob)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.link(temp, self.canary_path)  # never replaces a canary another process just wrote
-            except FileExistsError:
-                return False
-            finally:
-                with suppress(FileNotFoundError):
-                    temp.unlink()
-            sync_directory(self.root)
-        return True
+        with self.touching(CANARY_ID):  # a link: never replaces a canary another process just wrote
+            return write_file(self.root, CANARY_ID, blob, self.canary_path, replace=False)
 
     def canary_problem(self) -> str | None:
         """None when the master key in use opens the canary, else what is wrong (read from disk now)."""
