@@ -185,10 +185,8 @@ def lookback_time(entries: int, repeat: int) -> None:
     from benchmarks.hr import seed_person
     from guard.audit.models import AuditEntry
     from guard.detection.lookback import find_in_past, run_queued
-    from guard.keys import ensure_keys
 
     with tempfile.TemporaryDirectory() as home:
-        ensure_keys(Path(home) / "keys")
         rt = seed_person(Path(home), None, entries)
         rules = rt.rules.current(rt.clock.now())
         fetch: list[float] = []

@@ -131,8 +131,10 @@ def drop_schema(url: str, schema: str) -> None:
 
 def bench_runtime(home: Path, database_url: str | None) -> Runtime:
     """A migrated runtime with cheap password hashing (setting people up is not what is measured)."""
+    from guard.db import transaction
+    from guard.keys.setup import provision_keys
     from guard.migrate import upgrade
-    from guard.runtime import build_runtime
+    from guard.runtime import build_runtime, master_key_override, open_db
     from guard.settings import load_settings
 
     settings = load_settings(
@@ -142,9 +144,17 @@ def bench_runtime(home: Path, database_url: str | None) -> Runtime:
         background_workers=False,
         auth={"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1},
     )
-    runtime = build_runtime(settings)
-    upgrade(runtime.db.engine)
-    return runtime
+    db = open_db(settings)  # what `guard init` does
+    upgrade(db.engine)
+    with transaction(db.write) as session:
+        provision_keys(
+            session=session,
+            keys_dir=settings.keys_path,
+            override=master_key_override(settings),
+            now=datetime.now(UTC),
+        )
+    db.dispose()
+    return build_runtime(settings)
 
 
 def seed_person(settings_home: Path, database_url: str | None, entries: int) -> Runtime:
@@ -292,11 +302,9 @@ def time_resignation_file(people: int) -> tuple[float, float, int]:
     from guard.db import transaction
     from guard.detection.models import LookbackRequest
     from guard.hr.inbox.importer import import_bytes
-    from guard.keys import ensure_keys
     from guard.people.service import create_user
 
     with tempfile.TemporaryDirectory(prefix="guard-bench-inbox-") as tmp:
-        ensure_keys(Path(tmp) / "keys")
         rt = bench_runtime(Path(tmp), None)
         settings = rt.settings
         now = datetime.now(UTC)
@@ -375,9 +383,6 @@ def main() -> None:
             print(f"  ratio report : fetch = {statistics.median(report) / statistics.median(fetch):.2f}")
             pg_runtime.close()
         with tempfile.TemporaryDirectory(prefix="guard-bench-hr-") as tmp:
-            from guard.keys import ensure_keys
-
-            ensure_keys(Path(tmp) / "keys")
             sqlite_runtime = seed_person(Path(tmp), None, args.entries)
             report, fetch, rows = time_exposure(sqlite_runtime, args.repeat)
             print(summary("  SQLite: full report", report))

@@ -9,6 +9,7 @@ from guard.db import Base
 from guard.detection import models as detection_models
 from guard.documents import models as document_models
 from guard.hr import models as hr_models
+from guard.keys import models as key_models
 from guard.notifications import models as notification_models
 from guard.people import models as people_models
 from guard.vault import models as vault_models
@@ -24,6 +25,7 @@ __all__ = [
     "detection_models",
     "document_models",
     "hr_models",
+    "key_models",
     "metadata",
     "notification_models",
     "people_models",

@@ -28,8 +28,8 @@ from guard.audit.chain import canonical_body
 from guard.audit.log import PendingEntry, append_to_chain
 from guard.db import driver_cursor
 from guard.errors import GuardError
-from guard.keys import load_keyring
-from guard.runtime import Runtime
+from guard.keys.material import load_master_key
+from guard.runtime import Runtime, master_key_override, read_keyring
 
 OK = "ok"
 PROBE_ACTOR = "guard"
@@ -134,16 +134,15 @@ def _probe_postgres(connection: Connection, entry: PendingEntry, body: bytes, ti
 
 
 def check_keys(runtime: Runtime) -> str:
+    """This host's master key (read again) opens the signing keys in the database."""
     settings = runtime.settings
-    override = settings.master_key.get_secret_value() if settings.master_key else None
     try:
-        load_keyring(settings.keys_path, master_key_override=override)
+        master_key = load_master_key(settings.keys_path, override=master_key_override(settings))
+        read_keyring(runtime.db, master_key)
     except GuardError as exc:
         return exc.detail
     except OSError as exc:
         return f"cannot read {exc.filename or settings.keys_path}: {exc.strerror or exc}"
-    except ValueError as exc:  # a key file that does not parse
-        return f"a key file in {settings.keys_path} does not parse: {_describe(exc)}"
     return OK
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,13 +16,21 @@ from guard.audit.log import install_hooks
 from guard.auth.passwords import Passwords
 from guard.auth.tokens import TokenCodec
 from guard.clock import Clock, make_clock
-from guard.db import Database, open_database
+from guard.db import Database, open_database, transaction
 from guard.detection.rulestore import RuleStore
-from guard.keys import Keyring, load_keyring
+from guard.errors import GuardError
+from guard.keys import Keyring
+from guard.keys.material import load_master_key
+from guard.keys.store import load_keyring
 from guard.policies.store import PolicyStore
 from guard.settings import Settings
 from guard.vault.blobs import DatabaseBlobs
 from guard.vault.store import Vault
+
+log = logging.getLogger("guard.keys")
+# A token naming a key this worker does not know yet (made on another host a moment ago) reloads the keys
+# at once, at most this often.
+UNKNOWN_KEY_RELOAD_SECONDS = 1.0
 
 
 @dataclass
@@ -42,6 +54,52 @@ class Runtime:
     def close(self) -> None:
         self.db.dispose()
 
+    def reload_keys(self) -> bool:
+        """Swap in the signing keys in the database when they differ from the ones in use; True when they
+        did. Keys that do not load (the database away, a key this master key does not open) leave the keys
+        in use in place."""
+        try:
+            keyring = read_keyring(self.db, self.keyring.master_key)
+        except GuardError as exc:
+            log.warning("the signing keys in the database do not load; the keys in use stay: %s", exc.detail)
+            return False
+        if _key_ids(keyring) == _key_ids(self.keyring):
+            return False
+        self.codec.replace_keys(signing=keyring.jwt_signing, public_keys=keyring.jwt_public)
+        self.keyring = keyring
+        log.info(
+            "signing keys reloaded",
+            extra={"jwt": keyring.jwt_signing.kid, "audit": keyring.audit_signing.kid},
+        )
+        return True
+
+
+def _key_ids(keyring: Keyring) -> tuple[str, frozenset[str], str, frozenset[str]]:
+    return (
+        keyring.jwt_signing.kid,
+        frozenset(keyring.jwt_public),
+        keyring.audit_signing.kid,
+        frozenset(keyring.audit_public),
+    )
+
+
+class AtMostEvery:
+    """Calls `action` when called, but no more often than every `seconds` (later calls meanwhile do
+    nothing): a token naming a made-up key id must not cost a database read each."""
+
+    def __init__(self, seconds: float, action: Callable[[], object]) -> None:
+        self._seconds = seconds
+        self._action = action
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._last is not None and time.monotonic() - self._last < self._seconds:
+                return
+            self._last = time.monotonic()
+            self._action()
+
 
 def open_db(settings: Settings) -> Database:
     install_hooks()
@@ -64,9 +122,14 @@ def make_passwords(settings: Settings) -> Passwords:
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
-    """Load keys first: a missing or placeholder key refuses to start with a clear message."""
-    master_override = settings.master_key.get_secret_value() if settings.master_key else None
-    keyring = load_keyring(settings.keys_path, master_key_override=master_override)
+    """Load keys first: a missing, placeholder or wrong master key refuses to start with a clear message."""
+    master_key = load_master_key(settings.keys_path, override=master_key_override(settings))
+    db = open_db(settings)
+    try:
+        keyring = read_keyring(db, master_key)
+    except BaseException:
+        db.dispose()
+        raise
     codec = TokenCodec(
         signing=keyring.jwt_signing,
         public_keys=keyring.jwt_public,
@@ -76,13 +139,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         leeway=timedelta(seconds=settings.auth.leeway_seconds),
     )
     broker = settings.broker
-    db = open_db(settings)
     vault = open_vault(settings, db, keyring.master_key)
     # First start: seal the vault's canary with this master key (see guard.vault.store). A vault that
     # cannot be written now is reported by readiness (`master_key`) and refused by `guard serve`.
     with suppress(OSError):
         vault.ensure_canary()
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         db=db,
         keyring=keyring,
@@ -101,6 +163,18 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             lifetime=timedelta(seconds=broker.content_token_seconds),
         ),
     )
+    codec.on_unknown_key = AtMostEvery(UNKNOWN_KEY_RELOAD_SECONDS, runtime.reload_keys)
+    return runtime
+
+
+def master_key_override(settings: Settings) -> str | None:
+    return settings.master_key.get_secret_value() if settings.master_key else None
+
+
+def read_keyring(db: Database, master_key: bytes) -> Keyring:
+    """The signing keys every host shares, opened with this host's master key."""
+    with transaction(db.read) as session:
+        return load_keyring(session=session, master_key=master_key)
 
 
 def open_vault(settings: Settings, db: Database, master_key: bytes) -> Vault:

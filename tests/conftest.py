@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from guard.clock import FixedClock
-from guard.keys import ensure_keys
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings
 from tests.broker.helpers import Broker
@@ -53,6 +52,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         databases.drop_postgres_schema(schema)
 
 
+@pytest.fixture(params=databases.LANES)
+def bare_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, as a new deployment has it before `guard init`."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'guard.db'}"
+        return
+    schema, url = databases.create_postgres_schema(migrate=False)
+    try:
+        yield url
+    finally:
+        databases.drop_postgres_schema(schema)
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """For tests that need several worker processes: a fresh PostgreSQL schema, no SQLite lane."""
@@ -79,7 +91,7 @@ def pg_people(postgres_url: str, guard_home: Path, clock: FixedClock) -> Iterato
 def guard_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
-    ensure_keys(home / "keys")
+    databases.give_master_key(home)
     return home
 
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from api.deps import WRITES, GuardRoute, NowDep, RuntimeDep, SessionDep, checks_own_query, require_roles
 from guard.audit import export as exports
 from guard.audit import search as searching
-from guard.audit.checkpoints import load_public_keys
 from guard.audit.verify import state_path, verify_log
 from guard.auth.service import Principal
 from guard.errors import InvalidInput
+from guard.keys.store import load_keyring
 from guard.paging import paging_key
 from guard.types import Role
 
@@ -142,7 +142,8 @@ def verify_audit(
     settings = runtime.settings
     report = verify_log(
         session=session,
-        public_keys={**runtime.keyring.audit_public, **load_public_keys(settings.keys_path / "audit")},
+        # As the database has them now: a key rotated on another host a moment ago is known here too.
+        public_keys=load_keyring(session=session, master_key=runtime.keyring.master_key).audit_public,
         log_id=settings.audit.log_id,
         witness_path=settings.witness_path,
         state_path=state_path(settings),

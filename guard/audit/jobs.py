@@ -17,6 +17,7 @@ from guard.audit.log import record
 from guard.audit.verify import VerifyReport, state_path, verify_log
 from guard.background import Job
 from guard.db import transaction
+from guard.keys.store import load_keyring
 from guard.runtime import Runtime
 
 # Cheap polls (the head and the newest checkpoint or position): often enough that "every N entries"
@@ -47,7 +48,7 @@ def verify_now(runtime: Runtime) -> VerifyReport:
     with transaction(runtime.db.read) as session:
         report = verify_log(
             session=session,
-            public_keys=runtime.keyring.audit_public,
+            public_keys=load_keyring(session=session, master_key=runtime.keyring.master_key).audit_public,
             log_id=settings.audit.log_id,
             witness_path=settings.witness_path,
             state_path=state_path(settings),

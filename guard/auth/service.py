@@ -34,6 +34,7 @@ from guard.auth.throttle import (
 from guard.auth.tokens import AccessClaims, TokenCodec
 from guard.db import new_id
 from guard.errors import Unauthenticated
+from guard.keys.models import SigningKeyRecord
 from guard.people.models import ApiKey, User
 from guard.people.service import hash_secret
 from guard.people.sessions import revoke_sessions
@@ -395,10 +396,14 @@ _BEARER_LOOKUP = PreparedStatement(
         User.must_change_password,
         RevokedAccessToken.jti.label("revoked_jti"),
         EndedTokenFamily.family_id.label("ended_family"),
+        SigningKeyRecord.id.label("key_known"),
+        SigningKeyRecord.retired_at.label("key_retired"),
     )
     .select_from(User)
     .outerjoin(RevokedAccessToken, RevokedAccessToken.jti == bindparam("jti"))
     .outerjoin(EndedTokenFamily, EndedTokenFamily.family_id == bindparam("fam"))
+    # The signing key as the database has it now: a key retired on any host refuses its tokens here at once.
+    .outerjoin(SigningKeyRecord, SigningKeyRecord.kid == bindparam("kid"))
     .where(User.id == bindparam("sub")),
     what="checking an access token",
 )
@@ -424,11 +429,14 @@ def authenticate(*, session: Session, credential: Credential, now: datetime) -> 
 
 def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) -> Principal:
     row = _BEARER_LOOKUP.first(
-        session.connection(), {"sub": claims.sub, "jti": claims.jti, "fam": claims.fam}
+        session.connection(), {"sub": claims.sub, "jti": claims.jti, "fam": claims.fam, "kid": claims.kid}
     )
     if row is None:
         raise Unauthenticated("the access token names no known person")
-    user_id, username, roles, status, access_ends_at, token_version, must_change, revoked_jti, ended = row
+    user_id, username, roles, status, access_ends_at, token_version, must_change, revoked_jti, ended = row[:9]
+    key_known, key_retired = row[9:]
+    if key_known is None or key_retired is not None:
+        raise Unauthenticated("the access token was signed by a key that is no longer trusted")
     if revoked_jti is not None:
         raise Unauthenticated("this access token was logged out")
     if ended is not None:

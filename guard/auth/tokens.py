@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -32,6 +33,10 @@ class AccessClaims:
     kid: str = ""  # the key that signed it
 
 
+class UnknownSigningKey(Unauthenticated):
+    """The token names a key this process does not trust (unknown, retired or made elsewhere just now)."""
+
+
 class TokenCodec:
     def __init__(
         self,
@@ -46,6 +51,8 @@ class TokenCodec:
         self._signing = signing
         self._public = dict(public_keys)
         self._lock = threading.Lock()
+        # Set by the runtime: reloads the key set when a token names a key made on another host meanwhile.
+        self.on_unknown_key: Callable[[], object] | None = None
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
@@ -57,8 +64,8 @@ class TokenCodec:
         return self._signing.kid, frozenset(self._public)
 
     def replace_keys(self, *, signing: SigningKey, public_keys: dict[str, Ed25519PublicKey]) -> None:
-        """Sign with `signing` and trust only `public_keys` from now on (a rotation or a retirement on
-        disk). Tokens verified earlier are forgotten, so one signed by a retired key is refused at once."""
+        """Sign with `signing` and trust only `public_keys` from now on (a rotation or a retirement in the
+        database). Tokens verified earlier are forgotten, so one signed by a retired key is refused."""
         with self._lock:
             self._public = dict(public_keys)
             self._signing = signing
@@ -87,7 +94,13 @@ class TokenCodec:
 
     def decode(self, token: str, *, now: datetime) -> AccessClaims:
         """Verify signature and claims (memoised per token string), then expiry against `now`."""
-        claims = self._verified(token)
+        try:
+            claims = self._verified(token)
+        except UnknownSigningKey:
+            if self.on_unknown_key is None:
+                raise
+            self.on_unknown_key()
+            claims = self._verified(token)
         if claims.kid not in self._public:  # retired since it was verified
             raise Unauthenticated("the access token was signed by a key that is no longer trusted")
         if claims.exp.timestamp() + self.leeway.total_seconds() < now.timestamp():
@@ -106,7 +119,7 @@ class TokenCodec:
         kid = kid if isinstance(kid, str) else ""
         key = self._public.get(kid)
         if key is None:
-            raise Unauthenticated("the access token was signed by an unknown key")
+            raise UnknownSigningKey("the access token was signed by an unknown key")
         if header.get("alg") != ALGORITHM:
             raise Unauthenticated("the access token uses an algorithm that is not accepted")
         try:

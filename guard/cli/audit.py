@@ -14,13 +14,14 @@ import typer
 
 from guard.audit.checkpoints import checkpoint_now, load_public_keys
 from guard.audit.export import export as export_entries
-from guard.audit.log import record
 from guard.audit.search import parse_filters
 from guard.audit.verify import VerifyReport, state_path, verify_log
 from guard.cli.common import CLI_ACTOR, EXIT_PROBLEM, runtime, settings, unit_of_work
 from guard.clock import make_clock
 from guard.db import transaction
-from guard.runtime import open_db
+from guard.keys.material import load_master_key
+from guard.keys.store import load_keyring
+from guard.runtime import master_key_override, open_db
 
 app = typer.Typer(
     help="The tamper-evident audit log: verify, sign checkpoints, export.", no_args_is_help=True
@@ -52,16 +53,23 @@ def verify(
         False, "--full", help="Check every entry, not only those after the last good run"
     ),
     public_keys: Path | None = typer.Option(
-        None, "--public-keys", help="Folder of <kid>.pub files (default: the audit folder of the keys dir)"
+        None,
+        "--public-keys",
+        help="Folder of <kid>.pub files from `guard keys export-public`, for a verifier without the "
+        "master key (default: the keys in the database)",
     ),
 ) -> None:
     """Check the chain, the checkpoints and the witness file; exit 1 when anything is damaged."""
     cfg = settings()
     db = open_db(cfg)
-    keys = load_public_keys(public_keys) if public_keys else load_public_keys(cfg.keys_path / "audit")
+    master_key = None if public_keys else load_master_key(cfg.keys_path, override=master_key_override(cfg))
     progress = _Progress()
     try:
         with transaction(db.read) as session:
+            if master_key is not None:  # the keys in the database, trusted because this master key opens them
+                keys = load_keyring(session=session, master_key=master_key).audit_public
+            else:
+                keys = load_public_keys(public_keys)  # type: ignore[arg-type]
             report = verify_log(
                 session=session,
                 public_keys=keys,
@@ -162,21 +170,3 @@ def export(
         db.dispose()
     if output:
         typer.echo(f"exported entries up to seq {result.through_seq} to {output}", err=True)
-
-
-def record_cli_event(*, action: str, target: str, payload: dict[str, Any]) -> None:
-    """Record something done outside any request (e.g. a key rotation) as the CLI actor."""
-    cfg = settings()
-    db = open_db(cfg)
-    try:
-        with unit_of_work(db) as session:
-            record(
-                session=session,
-                actor=CLI_ACTOR,
-                action=action,
-                target=target,
-                payload=payload,
-                ts=make_clock(cfg.clock_file).now(),
-            )
-    finally:
-        db.dispose()

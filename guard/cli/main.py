@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import secrets
 import sys
+from pathlib import Path
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
-from guard import keys as keyring
+from guard.audit.log import record
 from guard.cli import audit, demo, hr, report, rules, users, vault
-from guard.cli.common import CLI_ACTOR, fail, run_guarded, settings, unit_of_work
+from guard.cli.common import CLI_ACTOR, fail, run_guarded, runtime, settings, unit_of_work
+from guard.clock import make_clock
+from guard.db import Database, database_problem
 from guard.errors import ConfigError
+from guard.keys import PURPOSES
+from guard.keys import store as key_store
+from guard.keys.setup import provision_keys
 from guard.migrate import upgrade
 from guard.people.models import User
 from guard.people.service import create_user
 from guard.readiness import OK, check_master_key
-from guard.runtime import build_runtime, open_db
+from guard.runtime import build_runtime, master_key_override, open_db
+from guard.settings import Settings
 
 app = typer.Typer(
     help="Guard: brokers, rations and audits every look at a customer document.", no_args_is_help=True
@@ -48,16 +56,20 @@ def init(
     admin_username: str = typer.Option("admin", help="Username of the first admin"),
     admin_email: str = typer.Option("admin@example.com", help="Email of the first admin"),
 ) -> None:
-    """Migrate the database, create missing keys and the first admin. Safe to run again."""
+    """Migrate the database, create missing keys and the first admin. Safe to run again, and on every
+    further host of one Guard: given the first host's master key, it finds the keys and creates nothing."""
     cfg = settings()
     cfg.home.mkdir(parents=True, exist_ok=True)
-    for created in keyring.ensure_keys(cfg.keys_path):
-        typer.echo(f"created {created} in {cfg.keys_path}")
     for folder in (cfg.vault_path, cfg.hr_inbox_path):
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     db = open_db(cfg)
-    upgrade(db.engine)
-    typer.echo(f"database ready at {db.engine.url.render_as_string(hide_password=True)}")
+    try:
+        upgrade(db.engine)
+        typer.echo(f"database ready at {db.engine.url.render_as_string(hide_password=True)}")
+        for created in _ensure_keys(cfg, db):
+            typer.echo(f"created {created}")
+    finally:
+        db.dispose()
     rt = build_runtime(cfg)
     with unit_of_work(rt.db) as session:
         admins = [u for u in session.scalars(select(User)) if "admin" in u.roles]
@@ -82,6 +94,24 @@ def init(
         typer.echo(f"change it with POST /me/password or `guard users passwd {admin_username}`")
 
 
+def _ensure_keys(cfg: Settings, db: Database) -> list[str]:
+    now = make_clock(cfg.clock_file).now()
+    with unit_of_work(db) as session:
+        created = provision_keys(
+            session=session, keys_dir=cfg.keys_path, override=master_key_override(cfg), now=now
+        )
+        for what in created:
+            record(
+                session=session,
+                actor=CLI_ACTOR,
+                action="keys.create",
+                target="keys",
+                payload={"created": what},
+                ts=now,
+            )
+    return created
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
@@ -92,8 +122,14 @@ def serve(
     import uvicorn
 
     cfg = settings()
-    runtime = build_runtime(cfg)  # refuses to start on missing or placeholder keys
-    upgrade(runtime.db.engine)
+    db = open_db(cfg)
+    try:
+        upgrade(db.engine)
+    except DBAPIError as exc:
+        raise database_problem(exc) from exc
+    finally:
+        db.dispose()
+    runtime = build_runtime(cfg)  # refuses to start on missing, placeholder or another Guard's keys
     master_key = check_master_key(runtime)
     if master_key != OK:  # the wrong key would fail every document: refuse to start instead
         runtime.close()
@@ -117,26 +153,68 @@ def serve(
 @keys_app.command("rotate")
 def rotate(purpose: str = typer.Argument("jwt", help="jwt or audit")) -> None:
     """Make a new active signing key; older public keys stay usable for verification."""
-    if purpose not in keyring.PURPOSES:
+    if purpose not in PURPOSES:
         fail("purpose must be 'jwt' or 'audit'")
-    kid = keyring.rotate(settings().keys_path, purpose)  # type: ignore[arg-type]
-    if purpose == "jwt":
-        seconds = settings().auth.keys_reload_seconds
-        typer.echo(f"new active jwt key {kid}; running servers sign with it within {seconds:g} s")
-    else:
-        typer.echo(f"new active audit key {kid}; restart Guard to sign checkpoints with it")
-    audit.record_cli_event(action="keys.rotate", target=f"keys:{purpose}", payload={"kid": kid})
+    rt = runtime()
+    try:
+        now = rt.clock.now()
+        with unit_of_work(rt.db) as session:
+            kid = key_store.rotate(
+                session=session,
+                master_key=rt.keyring.master_key,
+                purpose=purpose,  # type: ignore[arg-type]
+                now=now,
+            )
+            record(
+                session=session,
+                actor=CLI_ACTOR,
+                action="keys.rotate",
+                target=f"keys:{purpose}",
+                payload={"kid": kid},
+                ts=now,
+            )
+    finally:
+        rt.close()
+    seconds = rt.settings.auth.keys_reload_seconds
+    typer.echo(f"new active {purpose} key {kid}; servers on every host sign with it within {seconds:g} s")
 
 
 @keys_app.command("retire")
 def retire(
     kid: str = typer.Argument(..., help="The id of a JWT signing key that is no longer active"),
 ) -> None:
-    """Stop trusting a JWT signing key (a leaked one): every token it signed is refused, in every worker,
-    within `auth.keys_reload_seconds`."""
-    keyring.retire(settings().keys_path, kid)
-    typer.echo(f"retired {kid}: tokens it signed are refused from the next key reload on")
-    audit.record_cli_event(action="keys.retire", target="keys:jwt", payload={"kid": kid})
+    """Stop trusting a JWT signing key (a leaked one): every token it signed is refused from the next
+    request on, on every host."""
+    rt = runtime()
+    try:
+        now = rt.clock.now()
+        with unit_of_work(rt.db) as session:
+            key_store.retire(session=session, kid=kid, now=now)
+            record(
+                session=session,
+                actor=CLI_ACTOR,
+                action="keys.retire",
+                target="keys:jwt",
+                payload={"kid": kid},
+                ts=now,
+            )
+    finally:
+        rt.close()
+    typer.echo(f"retired {kid}: tokens it signed are refused from now on, on every host")
+
+
+@keys_app.command("export-public")
+def export_public(
+    folder: Path = typer.Argument(..., help="Where to write <kid>.pub for every audit checkpoint key"),
+) -> None:
+    """Write the audit checkpoint public keys, all a verifier elsewhere needs
+    (`guard audit verify --public-keys FOLDER`)."""
+    rt = runtime()
+    rt.close()
+    folder.mkdir(parents=True, exist_ok=True)
+    for kid, key in rt.keyring.audit_public.items():
+        (folder / f"{kid}.pub").write_bytes(key_store.public_pem(key))
+        typer.echo(f"wrote {folder / f'{kid}.pub'}")
 
 
 def main() -> None:

@@ -118,27 +118,31 @@ def test_only_admins_security_and_the_owner_see_or_revoke_keys(client: TestClien
     assert own.json()["revoked_by"] == "ann"
 
 
-def test_the_cli_makes_lists_and_revokes_keys(tmp_path: Path, db_url: str) -> None:
+def test_the_cli_makes_lists_and_revokes_keys(tmp_path: Path, bare_db_url: str) -> None:
     home = tmp_path / "home"
-    assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
     assert (
-        guard(home, db_url, "users", "add", "hr-bot", "--email", "hr@example.com", "--role", "hr").returncode
+        guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    )
+    assert (
+        guard(
+            home, bare_db_url, "users", "add", "hr-bot", "--email", "hr@example.com", "--role", "hr"
+        ).returncode
         == 0
     )
-    made = guard(home, db_url, "users", "api-keys", "create", "hr-bot", "--name", "HR connector")
+    made = guard(home, bare_db_url, "users", "api-keys", "create", "hr-bot", "--name", "HR connector")
     assert made.returncode == 0, made.stderr
     key_id = made.stdout.split()[3]
     secret = made.stdout.strip().splitlines()[-1]
     assert secret.startswith("gk_")
-    listed = guard(home, db_url, "users", "api-keys", "list", "hr-bot")
+    listed = guard(home, bare_db_url, "users", "api-keys", "list", "hr-bot")
     assert key_id in listed.stdout
     assert "active" in listed.stdout
     assert secret not in listed.stdout
-    no_reason = guard(home, db_url, "users", "api-keys", "revoke", "hr-bot", key_id, "--reason", " ")
+    no_reason = guard(home, bare_db_url, "users", "api-keys", "revoke", "hr-bot", key_id, "--reason", " ")
     assert no_reason.returncode == 2
-    revoked = guard(home, db_url, "users", "api-keys", "revoke", "hr-bot", key_id, "--reason", "rotated")
+    revoked = guard(home, bare_db_url, "users", "api-keys", "revoke", "hr-bot", key_id, "--reason", "rotated")
     assert revoked.returncode == 0, revoked.stderr
-    assert "revoked" in guard(home, db_url, "users", "api-keys", "list", "hr-bot").stdout
+    assert "revoked" in guard(home, bare_db_url, "users", "api-keys", "list", "hr-bot").stdout
 
 
 def test_a_revoked_key_is_refused_on_the_next_request_in_every_worker(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
+from tests.support.live import run_guard
 from tests.support.people import People
 
 
@@ -46,12 +49,10 @@ def test_operations_endpoints(client: TestClient) -> None:
     assert 'guard_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in metrics.text
 
 
-def test_readyz_is_503_when_the_database_is_gone(tmp_path, guard_home) -> None:  # type: ignore[no-untyped-def]
-    from api.app import create_app
-    from guard.settings import load_settings
-
-    settings = load_settings(home=guard_home, database_url=f"sqlite:///{tmp_path}/missing/dir/guard.db")
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["database"].startswith("unreachable")
+def test_serve_does_not_start_while_the_database_is_gone(guard_home: Path) -> None:
+    """The signing keys live in the database: without it there is nothing to check a token with."""
+    nobody_listens = "postgresql+psycopg://guard@127.0.0.1:9/guard?connect_timeout=2"
+    gone = run_guard(guard_home, nobody_listens, "serve", "--port", "1")
+    assert gone.returncode == 1
+    assert "the database is not available" in gone.stderr
+    assert "Traceback" not in gone.stderr

@@ -162,28 +162,32 @@ def test_a_true_positive_or_an_explicit_keep_leaves_the_hold(
     assert [h["kind"] for h in state(client, people, ann.id)["holds"]] == ["review"]  # type: ignore[union-attr]
 
 
-def test_the_cli_places_and_lifts_holds(tmp_path: Path, db_url: str, clock: FixedClock) -> None:
+def test_the_cli_places_and_lifts_holds(tmp_path: Path, bare_db_url: str, clock: FixedClock) -> None:
     home = tmp_path / "home"
-    assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    assert (
+        guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    )
     assert (
         guard(
-            home, db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
+            home, bare_db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
         ).returncode
         == 0
     )
-    held = guard(home, db_url, "users", "hold", "ann", "--kind", "review", "--reason", "checking")
+    held = guard(home, bare_db_url, "users", "hold", "ann", "--kind", "review", "--reason", "checking")
     assert held.returncode == 0, held.stderr
     assert "status active" in held.stdout
-    assert guard(home, db_url, "users", "suspend", "ann").returncode == 0
-    [ann_line] = [line for line in guard(home, db_url, "users", "list").stdout.splitlines() if "ann@" in line]
+    assert guard(home, bare_db_url, "users", "suspend", "ann").returncode == 0
+    [ann_line] = [
+        line for line in guard(home, bare_db_url, "users", "list").stdout.splitlines() if "ann@" in line
+    ]
     assert ann_line.split()[:3] == ["ann", "suspended", "active"]  # status, then lifecycle
-    no_reason = guard(home, db_url, "users", "lift-hold", "ann", "suspended")
+    no_reason = guard(home, bare_db_url, "users", "lift-hold", "ann", "suspended")
     assert no_reason.returncode != 0
     assert "reason" in no_reason.stdout + no_reason.stderr
-    lifted = guard(home, db_url, "users", "lift-hold", "ann", "suspended", "--reason", "all clear")
+    lifted = guard(home, bare_db_url, "users", "lift-hold", "ann", "suspended", "--reason", "all clear")
     assert lifted.returncode == 0, lifted.stderr
     assert "lifted 1 suspended hold(s); status active" in lifted.stdout
-    unknown = guard(home, db_url, "users", "lift-hold", "ann", "suspended", "--reason", "again")
+    unknown = guard(home, bare_db_url, "users", "lift-hold", "ann", "suspended", "--reason", "again")
     assert unknown.returncode != 0
     assert "no active suspended hold" in unknown.stderr
 

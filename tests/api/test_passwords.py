@@ -100,22 +100,24 @@ def test_only_machine_accounts_may_be_made_without_a_password(client: TestClient
     assert made.json()["password_set"] is False
 
 
-def test_the_host_sets_a_password_and_may_require_a_change(tmp_path: Path, db_url: str) -> None:
+def test_the_host_sets_a_password_and_may_require_a_change(tmp_path: Path, bare_db_url: str) -> None:
     home = tmp_path / "home"
-    assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    assert (
+        guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    )
     assert (
         guard(
-            home, db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
+            home, bare_db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
         ).returncode
         == 0
     )
-    weak = guard(home, db_url, "users", "passwd", "ann", "--password", "qwertyuiop123")
+    weak = guard(home, bare_db_url, "users", "passwd", "ann", "--password", "qwertyuiop123")
     assert weak.returncode == 2
     assert "too easy to guess" in weak.stderr
-    assert guard(home, db_url, "users", "passwd", "ann").returncode == 2  # no terminal to ask on
-    done = guard(home, db_url, "users", "passwd", "ann", "--password", NEW, "--change-required")
+    assert guard(home, bare_db_url, "users", "passwd", "ann").returncode == 2  # no terminal to ask on
+    done = guard(home, bare_db_url, "users", "passwd", "ann", "--password", NEW, "--change-required")
     assert done.returncode == 0, done.stderr
-    runtime = build_runtime(guard_settings(home, db_url))
+    runtime = build_runtime(guard_settings(home, bare_db_url))
     try:
         with TestClient(create_app(runtime=runtime)) as client:
             assert not logs_in(client, "ann", PASSWORD)

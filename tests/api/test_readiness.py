@@ -26,6 +26,8 @@ from guard.audit.log import record
 from guard.audit.models import AuditEntry, AuditHead
 from guard.clock import FixedClock
 from guard.db import transaction
+from guard.errors import ConfigError
+from guard.keys.models import SigningKeyRecord
 from guard.runtime import Runtime, build_runtime
 from guard.settings import Settings
 from guard.vault.store import CANARY_FILE, Vault
@@ -177,29 +179,33 @@ def test_a_chain_head_locked_elsewhere_fails_fast_and_recovers(
             assert wait_ms == settings.sqlite.busy_timeout_ms
 
 
-def test_not_ready_without_the_keys_directory(client: TestClient, settings: Settings) -> None:
+def test_not_ready_without_the_master_key(client: TestClient, settings: Settings) -> None:
     assert readiness(client)[0] == 200
     shutil.rmtree(settings.keys_path)
     status, checks = readiness(client)
     assert status == 503
-    assert failing(checks) == ["keys"]  # the keys are read from disk at each check
-    assert "no keys directory" in checks["keys"]
+    assert failing(checks) == ["keys"]  # the master key is read again at each check
+    assert "no master key" in checks["keys"]
 
 
-def test_not_ready_when_a_signing_key_is_unreadable(client: TestClient, settings: Settings) -> None:
-    active = (settings.keys_path / "audit" / "ACTIVE").read_text().strip()
-    (settings.keys_path / "audit" / f"{active}.pem").write_bytes(b"not a key")
+def test_not_ready_when_a_signing_key_in_the_database_does_not_open(
+    client: TestClient, runtime: Runtime
+) -> None:
+    with transaction(runtime.db.write) as session:
+        record = session.scalars(select(SigningKeyRecord).where(SigningKeyRecord.purpose == "audit")).one()
+        record.sealed_private = record.sealed_private[:-1] + bytes([record.sealed_private[-1] ^ 1])
     status, checks = readiness(client)
     assert status == 503
     assert failing(checks) == ["keys"]
+    assert "does not open the signing keys" in checks["keys"]
 
 
-def test_not_ready_with_the_wrong_master_key(guard_with) -> None:  # type: ignore[no-untyped-def]
-    with guard_with(master_key=other_master_key()) as client:
-        status, checks = readiness(client)
-    assert status == 503
-    assert failing(checks) == ["master_key"]
-    assert "does not open the vault canary" in checks["master_key"]
+def test_another_master_key_does_not_start(guard_with) -> None:  # type: ignore[no-untyped-def]
+    with (
+        pytest.raises(ConfigError, match="does not open the signing keys in the database"),
+        guard_with(master_key=other_master_key()),
+    ):
+        pass
 
 
 def test_not_ready_when_the_canary_is_gone(client: TestClient, runtime: Runtime) -> None:
@@ -246,17 +252,17 @@ def test_readiness_reads_of_the_canary_are_not_vault_tampering(client: TestClien
         watcher.stop()
 
 
-def test_serve_refuses_to_start_with_the_wrong_master_key(tmp_path: Path, db_url: str) -> None:
+def test_serve_refuses_to_start_with_the_wrong_master_key(tmp_path: Path, bare_db_url: str) -> None:
     home = tmp_path / "home"
     assert (
-        run_guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+        run_guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode
+        == 0
     )
     assert (home / "vault" / CANARY_FILE).exists()
-    wrong = run_guard(home, db_url, "serve", "--port", "1", GUARD_MASTER_KEY=other_master_key())
-    assert wrong.returncode != 0
-    assert "refusing to start" in wrong.stderr
-    assert "master key does not open the vault canary" in wrong.stderr
-    with live_server(home, db_url) as base:  # the right key: it starts and is ready
+    wrong = run_guard(home, bare_db_url, "serve", "--port", "1", GUARD_MASTER_KEY=other_master_key())
+    assert wrong.returncode == 2
+    assert "does not open the signing keys in the database" in wrong.stderr
+    with live_server(home, bare_db_url) as base:  # the right key: it starts and is ready
         response = httpx.get(f"{base}/readyz", timeout=10)
     assert response.status_code == 200
     assert response.json()["checks"] == dict.fromkeys(CHECKS, "ok")

@@ -115,17 +115,21 @@ def test_a_proposal_can_be_rejected_with_a_note(client: TestClient, people: Peop
     assert roles_of(client, people, ann.id) == ["staff"]
 
 
-def test_the_host_grants_where_there_is_no_second_admin(tmp_path: Path, db_url: str) -> None:
+def test_the_host_grants_where_there_is_no_second_admin(tmp_path: Path, bare_db_url: str) -> None:
     home = tmp_path / "home"
-    assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
-    added = guard(home, db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD)
+    assert (
+        guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    )
+    added = guard(
+        home, bare_db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
+    )
     assert added.returncode == 0, added.stderr
-    granted = guard(home, db_url, "users", "grant", "ann", "security")
+    granted = guard(home, bare_db_url, "users", "grant", "ann", "security")
     assert granted.returncode == 0, granted.stderr
     assert "staff, security" in granted.stdout
-    taken = guard(home, db_url, "users", "grant", "ann", "security", "--remove")
+    taken = guard(home, bare_db_url, "users", "grant", "ann", "security", "--remove")
     assert "roles staff" in taken.stdout
-    runtime = build_runtime(guard_settings(home, db_url))
+    runtime = build_runtime(guard_settings(home, bare_db_url))
     try:
         entries = audit(runtime, "user.roles_granted")
     finally:

@@ -10,11 +10,12 @@ import orjson
 from sqlalchemy import Engine, text
 
 from guard.audit.chain import entry_hash
-from guard.audit.checkpoints import Checkpoint, checkpoint_now, load_public_keys
+from guard.audit.checkpoints import Checkpoint, checkpoint_now
 from guard.audit.log import record
 from guard.audit.triggers import drop_append_only_ddl
 from guard.audit.verify import VerifyReport, state_path, verify_log
 from guard.db import transaction
+from guard.keys.store import load_keyring
 from guard.runtime import Runtime
 
 
@@ -55,7 +56,7 @@ def verify(runtime: Runtime, *, full: bool = True) -> VerifyReport:
     with transaction(runtime.db.read) as session:
         return verify_log(
             session=session,
-            public_keys=load_public_keys(settings.keys_path / "audit"),
+            public_keys=load_keyring(session=session, master_key=runtime.keyring.master_key).audit_public,
             log_id=settings.audit.log_id,
             witness_path=settings.witness_path,
             state_path=state_path(settings),

@@ -52,6 +52,14 @@ def test_checkpoint_command_signs_and_witnesses_after_a_key_rotation(
     result = cli.invoke(app, ["audit", "verify", "--full"])
     assert result.exit_code == 0, result.output
     assert "2 signed checkpoints" in result.output
+    exported = cli.invoke(app, ["keys", "export-public", str(guard_home / "verifier")])
+    assert exported.exit_code == 0, exported.output
+    assert sorted(p.stem for p in (guard_home / "verifier").glob("*.pub")) == sorted(
+        line["kid"] for line in lines
+    )
+    offline = cli.invoke(app, ["audit", "verify", "--full", "--public-keys", str(guard_home / "verifier")])
+    assert offline.exit_code == 0, offline.output  # the public keys are all a verifier elsewhere needs
+    assert "2 signed checkpoints" in offline.output
     with runtime.db.read() as session:
         rotation = session.scalars(select(AuditEntry).where(AuditEntry.action == "keys.rotate")).one()
     assert rotation.actor == "cli"

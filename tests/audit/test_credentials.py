@@ -82,18 +82,20 @@ def test_a_content_delivery_names_no_session(broker: Broker, client: TestClient,
     assert "auth" not in delivered  # the content token is the credential, and the entry names its grant
 
 
-def test_the_command_line_names_the_host_account(tmp_path: Path, db_url: str) -> None:
+def test_the_command_line_names_the_host_account(tmp_path: Path, bare_db_url: str) -> None:
     home = tmp_path / "home"
-    assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    assert (
+        guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    )
     assert (
         guard(
-            home, db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
+            home, bare_db_url, "users", "add", "ann", "--email", "ann@example.com", "--password", PASSWORD
         ).returncode
         == 0
     )
     from guard.runtime import build_runtime
 
-    runtime = build_runtime(guard_settings(home, db_url))
+    runtime = build_runtime(guard_settings(home, bare_db_url))
     try:
         created = [e for e in audit(runtime, "user.create") if e["target"] == "user:ann"]
     finally:

@@ -14,17 +14,19 @@ from tests.support.settings import guard_settings
 PASSWORD = "demo-password-for-tests"
 
 
-def test_demo_organisation_can_log_in_and_read_through_the_broker(tmp_path: Path, db_url: str) -> None:
+def test_demo_organisation_can_log_in_and_read_through_the_broker(tmp_path: Path, bare_db_url: str) -> None:
     home = tmp_path / "home"
-    assert guard(home, db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
-    created = guard(home, db_url, "demo", "--password", PASSWORD)
+    assert (
+        guard(home, bare_db_url, "init", GUARD_ADMIN_PASSWORD="correct-horse-battery-staple").returncode == 0
+    )
+    created = guard(home, bare_db_url, "demo", "--password", PASSWORD)
     assert created.returncode == 0, created.stderr
     assert "mia (staff)" in created.stdout
-    again = guard(home, db_url, "demo")
+    again = guard(home, bare_db_url, "demo")
     assert again.returncode == 2
     assert "already there" in again.stderr
 
-    settings = guard_settings(home, db_url, log_json=True)
+    settings = guard_settings(home, bare_db_url, log_json=True)
     runtime = build_runtime(settings)
     with TestClient(create_app(runtime=runtime)) as client:
         token = client.post("/auth/login", json={"username": "mia", "password": PASSWORD}).json()
