@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request, Response
 from starlette.datastructures import FormData
 
@@ -31,6 +29,7 @@ from guard.auth.service import Credential, Principal, TokenPair
 from guard.auth.throttle import ThrottlePolicy
 from guard.db import transaction
 from guard.errors import Forbidden, Unauthenticated
+from guard.keys.material import derive_key
 from guard.runtime import Runtime
 
 ACCESS_COOKIE = "guard_session"
@@ -47,7 +46,7 @@ class SignInNeeded(Unauthenticated):
 
 @lru_cache(maxsize=4)
 def csrf_key(master_key: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CSRF_TAG).derive(master_key)
+    return derive_key(master_key, _CSRF_TAG)
 
 
 def csrf_token(runtime: Runtime, principal: Principal) -> str:

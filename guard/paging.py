@@ -16,13 +16,12 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from guard.errors import InvalidInput
+from guard.keys.material import derive_key
 
 _TAG = b"guard-list-cursor-v1"
 MAX_LIMIT = 1000
@@ -50,7 +49,7 @@ class PageRequest:
 @lru_cache(maxsize=4)
 def paging_key(master_key: bytes) -> bytes:
     """A key of its own for cursors, derived from the master key (never used directly for two things)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG).derive(master_key)
+    return derive_key(master_key, _TAG)
 
 
 @dataclass(frozen=True)

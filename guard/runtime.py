@@ -24,8 +24,8 @@ from guard.keys.material import load_master_key
 from guard.keys.store import load_keyring
 from guard.policies.store import PolicyStore
 from guard.settings import Settings
-from guard.vault.blobs import DatabaseBlobs
 from guard.vault.store import Vault
+from guard.vault.stores import open_store
 
 log = logging.getLogger("guard.keys")
 # A token naming a key this worker does not know yet (made on another host a moment ago) reloads the keys
@@ -179,9 +179,8 @@ def read_keyring(db: Database, master_key: bytes) -> Keyring:
 
 def open_vault(settings: Settings, db: Database, master_key: bytes) -> Vault:
     """The vault with the blob store the settings name (by default `database` on PostgreSQL, where several
-    hosts share it, and `filesystem` on SQLite)."""
+    hosts share it, and `filesystem` on SQLite; `s3` when asked for)."""
     vault = Vault(settings.vault_path, master_key)
     store = settings.vault_store or ("filesystem" if db.is_sqlite else "database")
-    if store == "database":
-        vault.blobs = DatabaseBlobs(db.read, vault.files)
+    vault.blobs = open_store(store, files=vault.files, read=db.read, s3=settings.s3)
     return vault

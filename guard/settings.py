@@ -134,6 +134,17 @@ class BrokerSettings(Section):
     vault_watch: bool = True  # record every touch of the vault that is not the broker's
 
 
+class S3Settings(Section):
+    """An S3-compatible object store (AWS S3, MinIO, Ceph, …) for `vault_store: s3`. Credentials come the
+    usual AWS way: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or the instance's role."""
+
+    bucket: str | None = None
+    prefix: str = Field("guard/", max_length=200)
+    endpoint_url: str | None = None  # unset: AWS itself
+    region: str = "us-east-1"
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
 class ReadinessSettings(Section):
     min_free_disk_mb: int = Field(200, ge=0)  # /readyz fails `disk` below this much free space under home
     probe_timeout_ms: int = Field(2000, ge=1)  # the audit write probe waits this long for the write lock
@@ -149,9 +160,10 @@ class Settings(BaseSettings):
     config_dir: Path = REPO_CONFIG_DIR
     keys_dir: Path | None = None
     vault_dir: Path | None = None
-    # Where sealed document blobs live: `filesystem` (under vault_dir) or `database` (table vault_blobs,
-    # in the transaction of the document row). Unset: database on PostgreSQL, filesystem on SQLite.
-    vault_store: Literal["filesystem", "database"] | None = None
+    # Where sealed document blobs live: `filesystem` (under vault_dir), `database` (table vault_blobs, in
+    # the transaction of the document row) or `s3` (objects in `s3.bucket`, their digests in the database).
+    # Unset: database on PostgreSQL, filesystem on SQLite.
+    vault_store: Literal["filesystem", "database", "s3"] | None = None
     hr_inbox_dir: Path | None = None
     clock_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -167,6 +179,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     hr: HrSettings = HrSettings()
     broker: BrokerSettings = BrokerSettings()
+    s3: S3Settings = S3Settings()
     readiness: ReadinessSettings = ReadinessSettings()
 
     @field_validator("admin_password", "master_key")

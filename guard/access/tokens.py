@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from guard.db import new_id
 from guard.errors import Gone, Unauthenticated
+from guard.keys.material import derive_key
 
 ALGORITHM = "HS256"
 AUDIENCE = "guard-content"
@@ -44,9 +43,7 @@ class IssuedToken:
 
 class ContentTokenCodec:
     def __init__(self, *, master_key: bytes, issuer: str, lifetime: timedelta) -> None:
-        self._key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"guard content tokens v1"
-        ).derive(master_key)
+        self._key = derive_key(master_key, b"guard content tokens v1")
         self.issuer = issuer
         self.lifetime = lifetime
 

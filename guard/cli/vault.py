@@ -49,7 +49,13 @@ def migrate(
             done = now_done
 
         report = run_migrate(
-            db=rt.db, vault=rt.vault, to=to, actor=CLI_ACTOR, now=rt.clock.now(), progress=advance
+            db=rt.db,
+            vault=rt.vault,
+            to=to,
+            s3=rt.settings.s3,
+            actor=CLI_ACTOR,
+            now=rt.clock.now(),
+            progress=advance,
         )
     for document_id, problem in report.problems:
         typer.echo(f"NOT MOVED {document_id}: {problem}")

@@ -20,7 +20,7 @@ from guard.vault.envelope import VaultDamaged
 from guard.vault.models import VaultBlob
 
 BLOB_SUFFIX = ".blob"
-STORES = ("filesystem", "database")
+STORES = ("filesystem", "database", "s3")
 
 
 class Toucher(Protocol):
@@ -29,6 +29,7 @@ class Toucher(Protocol):
 
 class BlobStore(Protocol):
     name: str
+    leaves_orphans: bool  # whether a crashed upload can leave a blob with no document (scrub removes them)
 
     def write(self, document_id: str, blob: bytes, *, session: Session | None) -> None:
         """Keep the sealed blob; a store that lives in the database writes it in `session`."""
@@ -45,12 +46,16 @@ class BlobStore(Protocol):
 
     def written_at(self, document_id: str) -> datetime: ...
 
+    def altered(self, document_id: str, blob: bytes) -> bool:
+        """Whether `blob` differs from what the store recorded of it when it was written."""
+
 
 class FilesystemBlobs:
     """`<vault>/<document id>.blob`, written atomically (temporary file, fsync, rename) and owner-only.
     Every touch is announced through `touching` so the vault watcher knows the broker's own opens."""
 
     name = "filesystem"
+    leaves_orphans = True
 
     def __init__(self, root: Path, touching: Toucher, path_of: PathOf) -> None:
         self.root = root
@@ -94,6 +99,9 @@ class FilesystemBlobs:
         except FileNotFoundError:
             return datetime.max.replace(tzinfo=UTC)
 
+    def altered(self, document_id: str, blob: bytes) -> bool:
+        return False  # nothing recorded beside the file: the seal itself is the check
+
 
 class PathOf(Protocol):
     def __call__(self, document_id: str) -> Path: ...
@@ -105,6 +113,7 @@ class DatabaseBlobs:
     is read from there until `guard vault migrate --to database` has moved it."""
 
     name = "database"
+    leaves_orphans = False  # the row goes with its document's transaction
 
     def __init__(self, read: sessionmaker[Session], earlier: FilesystemBlobs) -> None:
         self._read = read
@@ -140,6 +149,9 @@ class DatabaseBlobs:
         with self._read() as session:
             stored = session.scalar(select(VaultBlob.stored_at).where(VaultBlob.document_id == document_id))
         return stored or datetime.max.replace(tzinfo=UTC)
+
+    def altered(self, document_id: str, blob: bytes) -> bool:
+        return False  # append-only rows: the triggers refuse a change
 
 
 def write_file(folder: Path, name: str, data: bytes, final: Path, *, replace: bool) -> bool:

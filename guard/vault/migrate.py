@@ -1,4 +1,4 @@
-"""`guard vault migrate --to STORE`: move every document's sealed blob from one blob store to the other.
+"""`guard vault migrate --to STORE`: move every document's sealed blob from the store in use to another.
 
 Resumable: a blob the target already holds is skipped, so a run that stopped half-way is simply run
 again. Each blob is opened with the master key before it is copied (a damaged one is reported and left
@@ -17,10 +17,10 @@ from sqlalchemy import select
 from guard.audit.log import record
 from guard.db import Database, transaction
 from guard.documents.models import Document
-from guard.errors import InvalidInput
-from guard.vault.blobs import STORES, BlobStore, DatabaseBlobs
+from guard.settings import S3Settings
 from guard.vault.envelope import VaultDamaged
 from guard.vault.store import Vault
+from guard.vault.stores import open_store
 
 BATCH = 100
 
@@ -34,24 +34,19 @@ class MigrateReport:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def stores(vault: Vault, db: Database) -> dict[str, BlobStore]:
-    return {"filesystem": vault.files, "database": DatabaseBlobs(db.read, vault.files)}
-
-
 def migrate(
     *,
     db: Database,
     vault: Vault,
     to: str,
+    s3: S3Settings,
     actor: str,
     now: datetime,
     progress: Callable[[int], None] = lambda _done: None,
 ) -> MigrateReport:
-    if to not in STORES:
-        raise InvalidInput(f"the blob store must be one of: {', '.join(STORES)}")
-    available = stores(vault, db)
-    target = available[to]
-    source = available["filesystem" if to == "database" else "database"]
+    target = open_store(to, files=vault.files, read=db.read, s3=s3)
+    # From the store in use; when that is already the target, what is left is in the vault folder.
+    source = vault.blobs if vault.blobs.name != to else vault.files
     with transaction(db.read) as session:
         ids = list(session.scalars(select(Document.id).order_by(Document.id)))
     report = MigrateReport(to=to, total=len(ids))

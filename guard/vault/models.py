@@ -18,3 +18,14 @@ class VaultBlob(Base):
     document_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VaultObjectDigest(Base):
+    """The SHA-256 of a document's sealed blob kept in S3 (the `s3` blob store), written in the document's
+    transaction: `guard vault scrub` checks every object against it. Append-only."""
+
+    __tablename__ = "vault_object_digests"
+
+    document_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -46,7 +46,15 @@ def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> Scrub
         known.add(document_id)
         report.checked += 1
         try:
-            data = vault.get(document_id)
+            sealed = vault.read_blob(document_id)
+            if vault.blobs.altered(document_id, sealed):
+                report.problems.append(
+                    Problem(
+                        document_id, "the stored object changed since it was written (its digest differs)"
+                    )
+                )
+                continue
+            data = vault.unseal(document_id, sealed)
         except VaultDamaged as exc:
             report.problems.append(Problem(document_id, exc.detail))
             continue
@@ -54,7 +62,7 @@ def scrub(*, session: Session, vault: Vault, actor: str, now: datetime) -> Scrub
             report.problems.append(Problem(document_id, "decrypts, but not to the bytes that were uploaded"))
     for stray in sorted(vault.stored_ids() - known):
         if (
-            vault.blobs.name != "filesystem"
+            not vault.blobs.leaves_orphans
         ):  # a row with no document cannot be left behind: someone put it there
             report.problems.append(Problem(stray, "a stored blob that belongs to no document"))
         elif vault.blobs.written_at(stray) <= now - ORPHAN_GRACE:
