@@ -41,6 +41,7 @@ from guard.audit.log import PendingEntry, append_to_chain, install_hooks, record
 from guard.audit.scan import scan_chain
 from guard.audit.search import AuditFilters, page_query
 from guard.audit.verify import verify_log
+from guard.audit.witness import FileWitness
 from guard.db import Database, UTCDateTime, open_database, transaction
 from guard.migrate import upgrade
 
@@ -308,7 +309,7 @@ def verify_rate(db: Database, folder: Path, entries: int) -> tuple[float, float]
             session=session,
             public_keys={},
             log_id="bench",
-            witness_path=folder / "no-witness.jsonl",
+            witness=FileWitness(folder / "no-witness.jsonl"),
             state_path=folder / "verify-state.json",
             full=True,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,10 +15,11 @@ from sqlalchemy.orm import Session
 from guard.access.models import AccessApproval, AccessRequest
 from guard.audit.checkpoints import latest_checkpoint
 from guard.audit.models import AuditEntry
-from guard.audit.witness import last_line
+from guard.audit.witness import Witness
 from guard.customers.models import Customer
 from guard.detection.models import Alert
 from guard.documents.models import Document
+from guard.errors import Unavailable
 from guard.hr import archive
 from guard.people.holds import active_holds
 from guard.people.models import User, UserHold
@@ -97,7 +97,7 @@ class Integrity:
         return bool(self.last_verify_ok) and self.checkpoint_size is not None and seq <= self.checkpoint_size
 
 
-def integrity(session: Session, *, witness_path: Path) -> Integrity:
+def integrity(session: Session, *, witness: Witness) -> Integrity:
     entries = session.scalar(select(func.max(AuditEntry.seq))) or 0
     verified = session.execute(
         select(AuditEntry.ts, AuditEntry.action, AuditEntry.body)
@@ -110,7 +110,10 @@ def integrity(session: Session, *, witness_path: Path) -> Integrity:
         payload = orjson.loads(verified.body).get("payload") or {}
         problem = str(payload.get("problem") or "damaged")
     checkpoint = latest_checkpoint(session=session)
-    witness = last_line(witness_path) if witness_path.exists() else None
+    try:
+        newest = witness.last()
+    except Unavailable:  # a witness bucket out of reach: shown as no witness, the page still answers
+        newest = None
     return Integrity(
         entries=entries,
         last_verify_at=verified.ts if verified else None,
@@ -118,8 +121,8 @@ def integrity(session: Session, *, witness_path: Path) -> Integrity:
         last_verify_problem=problem,
         checkpoint_size=checkpoint.size if checkpoint else None,
         checkpoint_at=checkpoint.ts if checkpoint else None,
-        witness_present=witness is not None,
-        witness_lines_ok=checkpoint is None or witness is not None,
+        witness_present=newest is not None,
+        witness_lines_ok=checkpoint is None or newest is not None,
     )
 
 

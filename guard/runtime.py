@@ -13,6 +13,7 @@ from datetime import timedelta
 from guard.access.tokens import ContentTokenCodec
 from guard.agreements.service import AgreementStore, load_agreement
 from guard.audit.log import install_hooks
+from guard.audit.witness import Witness, open_witness
 from guard.auth.passwords import Passwords
 from guard.auth.tokens import TokenCodec
 from guard.clock import Clock, make_clock
@@ -46,6 +47,7 @@ class Runtime:
     agreements: AgreementStore  # the confidentiality agreement in force
     vault: Vault
     content_tokens: ContentTokenCodec
+    witness: Witness  # where signed checkpoints are also kept, outside the database
 
     @property
     def refresh_lifetime(self) -> timedelta:
@@ -162,6 +164,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             issuer=settings.auth.issuer,
             lifetime=timedelta(seconds=broker.content_token_seconds),
         ),
+        witness=open_witness(settings),
     )
     codec.on_unknown_key = AtMostEvery(UNKNOWN_KEY_RELOAD_SECONDS, runtime.reload_keys)
     return runtime

@@ -89,6 +89,8 @@ class AuditSettings(Section):
     checkpoint_every_entries: int = Field(1000, ge=1)
     checkpoint_every_seconds: int = Field(60, ge=1)
     witness_path: Path | None = None
+    # Where signed checkpoints are also kept: `file` (witness_path) or `s3` (objects in `s3.bucket`).
+    witness: Literal["file", "s3"] = "file"
     forwarders: list[ForwarderSettings] = []
     forward_max_backoff_seconds: float = Field(60.0, gt=0)
     # A full verify by the leader at start-up and then this often (0: never); damage is a critical alert.

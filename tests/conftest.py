@@ -20,6 +20,7 @@ from tests.support.people import People
 from tests.support.settings import guard_settings
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
+pytest_plugins = ["tests.support.s3"]  # s3_server and bucket: a local S3-compatible server
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

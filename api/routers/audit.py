@@ -145,7 +145,7 @@ def verify_audit(
         # As the database has them now: a key rotated on another host a moment ago is known here too.
         public_keys=load_keyring(session=session, master_key=runtime.keyring.master_key).audit_public,
         log_id=settings.audit.log_id,
-        witness_path=settings.witness_path,
+        witness=runtime.witness,
         state_path=state_path(settings),
         full=full,
     )

@@ -134,7 +134,7 @@ def entry(
     if not 1 <= seq < 2**63:
         raise InvalidInput("seq must be a positive sequence number")
     found = searching.get_entry(session=session, seq=seq)
-    state = overview.integrity(session, witness_path=runtime.settings.witness_path)
+    state = overview.integrity(session, witness=runtime.witness)
     record_view(
         session=session, viewer=me.username, page="audit_entry", subject=f"audit:{seq}", now=now, seq=seq
     )

@@ -35,9 +35,7 @@ def home(request: Request, me: SignedIn, session: SessionDep, runtime: RuntimeDe
         "alerts": overview.open_alerts_by_severity(session) if security else None,
         "latest": overview.latest_open_alerts(session) if security else [],
         "per_day": overview.alerts_per_day(session, until=now) if security else None,
-        "integrity": overview.integrity(session, witness_path=runtime.settings.witness_path)
-        if security
-        else None,
+        "integrity": overview.integrity(session, witness=runtime.witness) if security else None,
     }
     if security:  # the home page shows audit facts about leavers: who looked, and when, is on record
         record_view(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from guard.audit.chain import format_ts
 from guard.audit.log import HEAD_ID
 from guard.audit.models import AuditCheckpoint, AuditHead
-from guard.audit.witness import append_line, last_line
+from guard.audit.witness import Witness
 from guard.db import Database, transaction
 from guard.keys import KID_PATTERN, SigningKey
 
@@ -163,17 +163,17 @@ def create_checkpoint(
     return checkpoint
 
 
-def witness(checkpoint: Checkpoint, path: Path) -> None:
-    append_line(path, orjson.dumps(checkpoint.as_json()))
+def keep(checkpoint: Checkpoint, witness: Witness) -> None:
+    witness.append(orjson.dumps(checkpoint.as_json()))
 
 
 def catch_up_witness(
-    *, session: Session, path: Path, public_keys: dict[str, Ed25519PublicKey], log_id: str
+    *, session: Session, witness: Witness, public_keys: dict[str, Ed25519PublicKey], log_id: str
 ) -> int:
-    """Append stored checkpoints the witness file lacks (a crash between commit and append).
+    """Append stored checkpoints the witness lacks (a crash between commit and append).
 
     Only checkpoints whose signature verifies are copied, so nothing forged reaches the witness."""
-    newest = last_line(path)
+    newest = witness.last()
     witnessed_size = 0
     if newest is not None:
         try:
@@ -189,7 +189,7 @@ def catch_up_witness(
     for row in missing:
         checkpoint = Checkpoint.from_row(row)
         if signature_problem(checkpoint, public_keys) is None:
-            witness(checkpoint, path)
+            keep(checkpoint, witness)
             copied += 1
     return copied
 
@@ -200,7 +200,7 @@ def checkpoint_now(
     signing: SigningKey,
     public_keys: dict[str, Ed25519PublicKey],
     log_id: str,
-    witness_path: Path,
+    witness: Witness,
     now: datetime,
     every_entries: int | None = None,
     every_seconds: int | None = None,
@@ -209,7 +209,7 @@ def checkpoint_now(
 
     The witness line is written after the commit, so it never names a head the database does not have."""
     with transaction(db.read) as session:
-        catch_up_witness(session=session, path=witness_path, public_keys=public_keys, log_id=log_id)
+        catch_up_witness(session=session, witness=witness, public_keys=public_keys, log_id=log_id)
         if every_entries is not None and every_seconds is not None:
             due = checkpoint_due(
                 session=session, every_entries=every_entries, every_seconds=every_seconds, now=now
@@ -219,5 +219,5 @@ def checkpoint_now(
     with transaction(db.write) as session:
         checkpoint = create_checkpoint(session=session, signing=signing, log_id=log_id, now=now)
     if checkpoint is not None:
-        witness(checkpoint, witness_path)
+        keep(checkpoint, witness)
     return checkpoint

@@ -1,4 +1,5 @@
-"""SIEM forwarding: each configured forwarder sends new entries in seq order from a persisted position.
+"""SIEM forwarding: each configured forwarder sends new entries in seq order from a persisted position, then
+the signed checkpoints of what it delivered, so the SIEM is a witness of the log as well.
 
 The position moves only after a batch was delivered, and is stored in `audit_forwarder_positions`, so a
 restart neither loses nor repeats entries. A failing receiver is retried with exponential backoff (on the
@@ -18,7 +19,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from guard.audit.models import ForwarderPosition
+from guard.audit.checkpoints import Checkpoint
+from guard.audit.models import AuditCheckpoint, ForwarderPosition
 from guard.audit.search import ENTRIES, entry_view
 from guard.audit.transports import DeliveryError, SyslogTransport, Transport, WebhookTransport
 from guard.clock import Clock
@@ -72,8 +74,40 @@ class Forwarder:
                 return delivered
             self._advance(entries[-1]["seq"])
             delivered += len(entries)
+        try:
+            self._send_checkpoints()
+        except DeliveryError as exc:
+            self._back_off(str(exc))
+            return delivered
         self.failures, self.retry_at = 0, None
         return delivered
+
+    def _send_checkpoints(self) -> None:
+        """Signed checkpoints of entries already delivered, in order, each once: the SIEM keeps a witness
+        of the log of its own."""
+        with transaction(self.db.read) as session:
+            delivered_seq, after = session.execute(
+                select(ForwarderPosition.delivered_seq, ForwarderPosition.delivered_checkpoint).where(
+                    ForwarderPosition.name == self.name
+                )
+            ).one()
+            rows = session.scalars(
+                select(AuditCheckpoint)
+                .where(AuditCheckpoint.id > after, AuditCheckpoint.size <= delivered_seq)
+                .order_by(AuditCheckpoint.id)
+                .limit(self.config.batch_size)
+            ).all()
+        if not rows:
+            return
+        self.transport.send_checkpoints([Checkpoint.from_row(row).as_json() for row in rows])
+        with transaction(self.db.write) as session:
+            session.execute(
+                update(ForwarderPosition)
+                .where(
+                    ForwarderPosition.name == self.name, ForwarderPosition.delivered_checkpoint < rows[-1].id
+                )
+                .values(delivered_checkpoint=rows[-1].id, updated_at=self.clock.now())
+            )
 
     def position(self) -> int:
         """The last seq delivered; creates the row (at 0: everything is still to send) on first use."""
@@ -85,7 +119,11 @@ class Forwarder:
             return int(stored)
         try:
             with transaction(self.db.write) as session:
-                session.add(ForwarderPosition(name=self.name, delivered_seq=0, updated_at=self.clock.now()))
+                session.add(
+                    ForwarderPosition(
+                        name=self.name, delivered_seq=0, delivered_checkpoint=0, updated_at=self.clock.now()
+                    )
+                )
         except IntegrityError:
             pass  # another worker created it a moment ago
         return 0

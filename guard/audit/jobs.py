@@ -35,7 +35,7 @@ def checkpoint_if_due(runtime: Runtime) -> Checkpoint | None:
         signing=runtime.keyring.audit_signing,
         public_keys=runtime.keyring.audit_public,
         log_id=audit.log_id,
-        witness_path=runtime.settings.witness_path,
+        witness=runtime.witness,
         now=runtime.clock.now(),
         every_entries=audit.checkpoint_every_entries,
         every_seconds=audit.checkpoint_every_seconds,
@@ -50,7 +50,7 @@ def verify_now(runtime: Runtime) -> VerifyReport:
             session=session,
             public_keys=load_keyring(session=session, master_key=runtime.keyring.master_key).audit_public,
             log_id=settings.audit.log_id,
-            witness_path=settings.witness_path,
+            witness=runtime.witness,
             state_path=state_path(settings),
             full=True,
         )

@@ -84,4 +84,5 @@ class ForwarderPosition(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered_checkpoint: Mapped[int] = mapped_column(BigInteger, default=0)  # audit_checkpoints.id
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

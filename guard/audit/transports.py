@@ -36,6 +36,9 @@ class Transport(Protocol):
     def send(self, entries: Sequence[dict[str, Any]]) -> None:
         """Deliver all of `entries` or raise DeliveryError saying how many arrived."""
 
+    def send_checkpoints(self, checkpoints: Sequence[dict[str, Any]]) -> None:
+        """Deliver signed checkpoints (`Checkpoint.as_json()`): the SIEM then witnesses the log too."""
+
     def close(self) -> None: ...
 
 
@@ -56,7 +59,7 @@ def rfc5424(
     pri = FACILITY_LOG_AUDIT * 8 + (SEVERITY_NOTICE if failed else SEVERITY_INFO)
     params = " ".join(
         f'{name}="{_sd_value(str(entry[name]))}"'
-        for name in ("seq", "actor", "target", "hash")
+        for name in ("seq", "actor", "target", "hash", "size", "kid")
         if name in entry
     )
     header = (
@@ -68,6 +71,17 @@ def rfc5424(
         trimmed = {**entry, "payload": {"truncated": True}}
         message = header + BOM + orjson.dumps(trimmed)
     return message
+
+
+def checkpoint_message(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ts": checkpoint["ts"],
+        "action": "audit.checkpoint",
+        "target": f"audit:{checkpoint['log_id']}",
+        "size": checkpoint["size"],
+        "kid": checkpoint["kid"],
+        "checkpoint": checkpoint,
+    }
 
 
 class SyslogTransport:
@@ -133,6 +147,10 @@ class SyslogTransport:
                 self.close()
                 raise DeliveryError(f"the syslog receiver refused datagrams (errno {error})", index)
 
+    def send_checkpoints(self, checkpoints: Sequence[dict[str, Any]]) -> None:
+        """One message each, MSGID `audit.checkpoint`; no `seq`, so no receiver takes it for an entry."""
+        self.send([checkpoint_message(c) for c in checkpoints])
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
@@ -140,8 +158,9 @@ class SyslogTransport:
 
 
 class WebhookTransport:
-    """POST `{"log_id", "entries": [...]}`; any 2xx is delivery. The body is signed with the audit key so
-    the receiver can check it came from Guard using the public key alone."""
+    """POST `{"log_id", "entries": [...]}` (or `{"log_id", "checkpoints": [...]}`); any 2xx is delivery.
+    The body is signed with the audit key so the receiver can check it came from Guard using the public key
+    alone."""
 
     def __init__(self, config: ForwarderSettings, *, log_id: str, signing: SigningKey) -> None:
         self.config = config
@@ -150,7 +169,13 @@ class WebhookTransport:
         self._client = httpx.Client(timeout=config.timeout_seconds, follow_redirects=False)
 
     def send(self, entries: Sequence[dict[str, Any]]) -> None:
-        body = orjson.dumps({"log_id": self.log_id, "entries": list(entries)})
+        self._post({"log_id": self.log_id, "entries": list(entries)})
+
+    def send_checkpoints(self, checkpoints: Sequence[dict[str, Any]]) -> None:
+        self._post({"log_id": self.log_id, "checkpoints": list(checkpoints)})
+
+    def _post(self, document: dict[str, Any]) -> None:
+        body = orjson.dumps(document)
         signature = base64.b64encode(self.signing.private.sign(body)).decode()
         headers = {
             "content-type": "application/json",

@@ -28,7 +28,7 @@ from guard.audit.damage import BAD_SIGNATURE, MODIFIED, REWRITTEN, TRUNCATED, Da
 from guard.audit.log import HEAD_ID
 from guard.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from guard.audit.scan import ColumnCheck, column_mismatch, definition_changed, scan_chain
-from guard.audit.witness import read_lines
+from guard.audit.witness import Witness
 from guard.settings import Settings
 
 log = logging.getLogger("guard.audit")
@@ -59,7 +59,7 @@ def verify_log(
     session: Session,
     public_keys: dict[str, Ed25519PublicKey],
     log_id: str,
-    witness_path: Path,
+    witness: Witness,
     state_path: Path,
     full: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -67,7 +67,7 @@ def verify_log(
     """`progress(done, total)` is called as entries are checked."""
     connection = session.connection()
     # Checkpoints first, then the head: every genuine checkpoint is then at or below the head we read.
-    claims, witness_findings, witness_gaps = _checkpoint_claims(connection, witness_path, log_id)
+    claims, witness_findings, witness_gaps = _checkpoint_claims(connection, witness, log_id)
     head = connection.execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
     ).one_or_none()
@@ -170,25 +170,25 @@ def _definition_findings(connection: Connection, *, start: int, stop: int) -> li
 
 
 def _checkpoint_claims(
-    connection: Connection, witness_path: Path, log_id: str
+    connection: Connection, witness: Witness, log_id: str
 ) -> tuple[list[Checkpoint], list[_Finding], list[_Finding]]:
-    """Every checkpoint the database and the witness file know, once each, in size order; findings about
-    the witness lines; and the witness file's gaps (checkpoints the database holds and it lacks)."""
+    """Every checkpoint the database and the witness know, once each, in size order; findings about the
+    witness's lines; and the witness's gaps (checkpoints the database holds and it lacks)."""
     stored: list[Checkpoint] = []
     table = AuditCheckpoint.__table__
     for row in connection.execute(select(table).where(table.c.log_id == log_id)):
         stored.append(Checkpoint(row.log_id, row.size, row.head_hash, row.ts, row.kid, row.signature))
-    witnessed, findings = _read_witness(witness_path, log_id)
+    witnessed, findings = _read_witness(witness, log_id)
     unique = {c.identity: c for c in [*stored, *witnessed]}
     return (
         sorted(unique.values(), key=lambda c: c.size),
         findings,
-        _witness_gaps(stored, witnessed, witness_path),
+        _witness_gaps(stored, witnessed, witness),
     )
 
 
-def _witness_gaps(stored: list[Checkpoint], witnessed: list[Checkpoint], path: Path) -> list[_Finding]:
-    """A missing or shortened witness file is damage. Only the newest stored checkpoint may be absent: a
+def _witness_gaps(stored: list[Checkpoint], witnessed: list[Checkpoint], witness: Witness) -> list[_Finding]:
+    """A missing or shortened witness is damage. Only the newest stored checkpoint may be absent: a
     crash between its commit and its witness line leaves it so until the next checkpoint catches up."""
     if not stored:
         return []
@@ -197,23 +197,23 @@ def _witness_gaps(stored: list[Checkpoint], witnessed: list[Checkpoint], path: P
     lacking = sorted(c.size for c in stored if c.identity not in have and c.size < newest)
     if not lacking:
         return []
-    state = "is missing" if not path.exists() else "was shortened or replaced"
+    state = "is missing" if not witness.exists() else "was shortened or replaced"
     detail = (
-        f"the witness file {path} {state}: it lacks {len(lacking)} checkpoint(s) the database holds, "
+        f"{witness.description} {state}: it lacks {len(lacking)} checkpoint(s) the database holds, "
         f"the first at {lacking[0]}"
     )
     return [_Finding(lacking[0], 2, Damage(lacking[0], TRUNCATED, detail))]
 
 
-def _read_witness(path: Path, log_id: str) -> tuple[list[Checkpoint], list[_Finding]]:
+def _read_witness(witness: Witness, log_id: str) -> tuple[list[Checkpoint], list[_Finding]]:
     checkpoints: list[Checkpoint] = []
     findings: list[_Finding] = []
-    for number, line in read_lines(path):
+    for number, line in witness.lines():
         try:
             checkpoint = Checkpoint.from_json(orjson.loads(line))
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError):
             size = _claimed_size(line)
-            detail = f"line {number} of the witness file {path} is not a valid checkpoint"
+            detail = f"line {number} of {witness.description} is not a valid checkpoint"
             findings.append(_Finding(size, 2, Damage(size, BAD_SIGNATURE, detail)))
             continue
         if checkpoint.log_id == log_id:

@@ -16,6 +16,7 @@ from guard.audit.checkpoints import checkpoint_now, load_public_keys
 from guard.audit.export import export as export_entries
 from guard.audit.search import parse_filters
 from guard.audit.verify import VerifyReport, state_path, verify_log
+from guard.audit.witness import open_witness
 from guard.cli.common import CLI_ACTOR, EXIT_PROBLEM, runtime, settings, unit_of_work
 from guard.clock import make_clock
 from guard.db import transaction
@@ -74,7 +75,7 @@ def verify(
                 session=session,
                 public_keys=keys,
                 log_id=cfg.audit.log_id,
-                witness_path=cfg.witness_path,
+                witness=open_witness(cfg),
                 state_path=state_path(cfg),
                 full=full,
                 progress=progress,
@@ -111,7 +112,7 @@ def checkpoint() -> None:
             signing=rt.keyring.audit_signing,
             public_keys=rt.keyring.audit_public,
             log_id=rt.settings.audit.log_id,
-            witness_path=rt.settings.witness_path,
+            witness=rt.witness,
             now=rt.clock.now(),
         )
     finally:
@@ -121,7 +122,7 @@ def checkpoint() -> None:
         return
     typer.echo(
         f"signed checkpoint at {signed.size} (head {signed.head_hash[:16]}…) with {signed.kid}; "
-        f"witness: {rt.settings.witness_path}"
+        f"witness: {rt.witness.description}"
     )
 
 

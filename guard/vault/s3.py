@@ -13,14 +13,11 @@ import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from guard.errors import ConfigError, Unavailable
-from guard.settings import S3Settings
+from guard.errors import Unavailable
+from guard.s3 import S3Errors, is_missing, under, unreachable
 from guard.vault.blobs import BLOB_SUFFIX, FilesystemBlobs
 from guard.vault.envelope import VaultDamaged
 from guard.vault.models import VaultObjectDigest
@@ -28,27 +25,11 @@ from guard.vault.models import VaultObjectDigest
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-MISSING = ("NoSuchKey", "404", "NotFound")
-
-
-def s3_client(settings: S3Settings) -> S3Client:
-    if not settings.bucket:
-        raise ConfigError("vault_store is s3 but no bucket is set: set GUARD_S3__BUCKET")
-    client: S3Client = boto3.client(
-        "s3",
-        endpoint_url=settings.endpoint_url,
-        region_name=settings.region,
-        config=Config(
-            connect_timeout=settings.timeout_seconds,
-            read_timeout=settings.timeout_seconds,
-            retries={"max_attempts": 3, "mode": "standard"},
-        ),
-    )
-    return client
+BUCKET = "the vault's S3 bucket"
 
 
 def _unavailable(exc: Exception) -> Unavailable:
-    return Unavailable(f"the vault's S3 bucket cannot be reached: {exc}")
+    return unreachable(BUCKET, exc)
 
 
 class S3Blobs:
@@ -66,7 +47,7 @@ class S3Blobs:
     ) -> None:
         self._client = client
         self._bucket = bucket
-        self._prefix = f"{prefix.rstrip('/')}/vault/" if prefix.strip("/") else "vault/"
+        self._prefix = under(prefix, "vault")
         self._read = read
         self._earlier = earlier
 
@@ -80,7 +61,7 @@ class S3Blobs:
             )
         try:
             self._client.put_object(Bucket=self._bucket, Key=self.key(document_id), Body=blob)
-        except (BotoCoreError, ClientError) as exc:
+        except S3Errors as exc:
             raise _unavailable(exc) from exc
         digest = hashlib.sha256(blob).hexdigest()
         session.add(VaultObjectDigest(document_id=document_id, sha256=digest, stored_at=datetime.now(UTC)))
@@ -90,11 +71,9 @@ class S3Blobs:
         try:
             answer = self._client.get_object(Bucket=self._bucket, Key=self.key(document_id))
             return answer["Body"].read()
-        except ClientError as exc:
-            if _code(exc) in MISSING:
+        except S3Errors as exc:
+            if is_missing(exc):
                 return None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
             raise _unavailable(exc) from exc
 
     def read(self, document_id: str) -> bytes:
@@ -116,7 +95,7 @@ class S3Blobs:
     def forget(self, document_id: str) -> None:
         try:
             self._client.delete_object(Bucket=self._bucket, Key=self.key(document_id))
-        except (BotoCoreError, ClientError) as exc:
+        except S3Errors as exc:
             raise _unavailable(exc) from exc
 
     def has(self, document_id: str) -> bool:
@@ -125,11 +104,9 @@ class S3Blobs:
     def _head(self, document_id: str) -> Any:
         try:
             return self._client.head_object(Bucket=self._bucket, Key=self.key(document_id))
-        except ClientError as exc:
-            if _code(exc) in MISSING:
+        except S3Errors as exc:
+            if is_missing(exc):
                 return None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
             raise _unavailable(exc) from exc
 
     def stored_ids(self) -> set[str]:
@@ -143,7 +120,7 @@ class S3Blobs:
                     name = item["Key"][len(self._prefix) :]
                     if name.endswith(BLOB_SUFFIX) and "/" not in name:
                         found.add(name[: -len(BLOB_SUFFIX)])
-        except (BotoCoreError, ClientError) as exc:
+        except S3Errors as exc:
             raise _unavailable(exc) from exc
         return found
 
@@ -153,7 +130,3 @@ class S3Blobs:
             return datetime.max.replace(tzinfo=UTC)
         modified: datetime = head["LastModified"]
         return modified.astimezone(UTC)
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -18,9 +18,9 @@ def open_store(
     if name == "database":
         return DatabaseBlobs(read, files)
     if name == "s3":
-        from guard.vault.s3 import S3Blobs, s3_client  # boto3 loads only where a bucket is in use
+        from guard.s3 import s3_client  # boto3 loads only where a bucket is in use
+        from guard.vault.s3 import S3Blobs
 
-        return S3Blobs(
-            client=s3_client(s3), bucket=s3.bucket or "", prefix=s3.prefix, read=read, earlier=files
-        )
+        client = s3_client(s3, what="vault_store")
+        return S3Blobs(client=client, bucket=s3.bucket or "", prefix=s3.prefix, read=read, earlier=files)
     raise InvalidInput(f"the blob store must be one of: {', '.join(STORES)}")

@@ -44,7 +44,7 @@ def checkpoint(runtime: Runtime) -> Checkpoint:
         signing=runtime.keyring.audit_signing,
         public_keys=runtime.keyring.audit_public,
         log_id=runtime.settings.audit.log_id,
-        witness_path=runtime.settings.witness_path,
+        witness=runtime.witness,
         now=runtime.clock.now(),
     )
     assert signed is not None
@@ -58,7 +58,7 @@ def verify(runtime: Runtime, *, full: bool = True) -> VerifyReport:
             session=session,
             public_keys=load_keyring(session=session, master_key=runtime.keyring.master_key).audit_public,
             log_id=settings.audit.log_id,
-            witness_path=settings.witness_path,
+            witness=runtime.witness,
             state_path=state_path(settings),
             full=full,
         )

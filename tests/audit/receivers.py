@@ -25,12 +25,17 @@ class Received:
         self.lock = threading.Lock()
         self.seqs: list[int] = []
         self.messages: list[bytes] = []
+        self.checkpoints: list[dict[str, Any]] = []
 
     def add_syslog(self, message: bytes) -> None:
         match = SD_SEQ.search(message)
         assert HEADER.match(message), message[:80]
-        assert match is not None, message[:200]
         body = orjson.loads(message.split(b"\xef\xbb\xbf", 1)[1])
+        if body.get("action") == "audit.checkpoint":
+            with self.lock:
+                self.checkpoints.append(body["checkpoint"])
+            return
+        assert match is not None, message[:200]
         assert body["seq"] == int(match.group(1))
         with self.lock:
             self.seqs.append(int(match.group(1)))
@@ -143,7 +148,8 @@ class Webhook:
                 document = orjson.loads(body)
                 outer.bodies.append({"headers": dict(self.headers), "raw": body, "json": document})
                 with received.lock:
-                    received.seqs.extend(e["seq"] for e in document["entries"])
+                    received.seqs.extend(e["seq"] for e in document.get("entries", []))
+                    received.checkpoints.extend(document.get("checkpoints", []))
                 self.send_response(204)
                 self.end_headers()
 

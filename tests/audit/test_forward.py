@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,13 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from guard.audit.checkpoints import Checkpoint, signature_problem
 from guard.audit.forward import Forwarder, build_forwarders, check_forwarders
 from guard.audit.models import ForwarderPosition
 from guard.clock import FixedClock
 from guard.errors import ConfigError
 from guard.runtime import Runtime
 from guard.settings import ForwarderSettings
-from tests.audit.helpers import append
+from tests.audit.helpers import append, checkpoint
 from tests.audit.receivers import Received, TcpSyslog, UdpSyslog, Webhook, free_port
 
 MAX_BACKOFF = 30.0
@@ -113,6 +115,42 @@ def test_a_webhook_answering_errors_is_retried_without_losing_entries(
     try:
         assert sender.run_once() == 3
         assert received.wait_for(3) == [1, 2, 3]
+    finally:
+        receiver.stop()
+        sender.close()
+
+
+@pytest.mark.parametrize("kind", ["syslog", "webhook"])
+def test_signed_checkpoints_reach_the_siem_after_the_entries_they_cover(runtime: Runtime, kind: str) -> None:
+    port = free_port()
+    received = Received()
+    if kind == "webhook":
+        config = ForwarderSettings(name="soc", kind="webhook", url=f"http://127.0.0.1:{port}/guard")
+        receiver: Any = Webhook(port, received, [])
+    else:
+        config = ForwarderSettings(name="siem", kind="syslog", host="127.0.0.1", port=port, protocol="tcp")
+        receiver = TcpSyslog(port, received)
+    sender = forwarder(runtime, config)
+    try:
+        append(runtime, 4)
+        first = checkpoint(runtime)
+        append(runtime, 2)
+        assert sender.run_once() == 6
+        received.wait_for(6)
+        deadline = time.monotonic() + 10
+        while not received.checkpoints and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [statement] = received.checkpoints
+        assert statement == first.as_json()
+        assert signature_problem(Checkpoint.from_json(statement), runtime.keyring.audit_public) is None
+        second = checkpoint(runtime)
+        assert sender.run_once() == 0  # no new entries, yet the new checkpoint goes out, once
+        assert sender.run_once() == 0
+        deadline = time.monotonic() + 10
+        while len(received.checkpoints) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert [c["size"] for c in received.checkpoints] == [first.size, second.size]
     finally:
         receiver.stop()
         sender.close()

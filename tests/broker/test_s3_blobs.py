@@ -4,14 +4,8 @@ unreachable bucket answered with 503, and `guard vault migrate --to s3` keeping 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -23,50 +17,14 @@ from tests.broker.helpers import Broker
 from tests.broker.test_documents import files_under
 from tests.hr.helpers import audit
 from tests.support.live import free_port, run_guard
+from tests.support.s3 import S3_BUCKET
 
-BUCKET = "guard-documents"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "guard-test", "AWS_SECRET_ACCESS_KEY": "guard-test-secret"}
-
-
-@pytest.fixture
-def s3_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "moto.log").open("wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(
-                    f"moto_server did not start: {(tmp_path / 'moto.log').read_text()}"
-                ) from None
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+BUCKET = S3_BUCKET
 
 
-@pytest.fixture
-def bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> object:
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
+@pytest.fixture(autouse=True)
+def s3_vault(bucket: object, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GUARD_VAULT_STORE", "s3")
-    monkeypatch.setenv("GUARD_S3__BUCKET", BUCKET)
-    monkeypatch.setenv("GUARD_S3__ENDPOINT_URL", s3_server)
-    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 def objects(client: object) -> dict[str, bytes]:
