@@ -13,8 +13,12 @@ and one where another person exports 50 documents of 100 KB and collects the zip
 throughout the run. With GUARD_BENCH_POSTGRES_URL set (and no --database-url), the same three runs are
 repeated on PostgreSQL with 2 workers.
 
+With --hosts 2 (PostgreSQL only): granted decisions/s through two hosts (two `guard serve` processes with
+their own GUARD_HOME on one database, half the clients each) against one host in the same run, and the
+time the second host takes to pick up the leader's work after the first is killed with SIGKILL.
+
 python -m benchmarks.broker [--seconds 8] [--concurrency 32] [--workers 1] [--database-url URL]
-                            [--no-background]
+                            [--no-background] [--hosts 1|2]
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import argparse
 import base64
 import math
 import os
+import signal
 import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -226,6 +232,103 @@ def bench(args: argparse.Namespace, *, workers: int, database_url: str | None) -
             print(f"  an export stopped: {exports.refused[0]}")
 
 
+def bench_hosts(args: argparse.Namespace, *, postgres: str) -> None:
+    """Granted decisions/s through two hosts (each its own GUARD_HOME and one worker) on one PostgreSQL
+    database against one of them alone, in the same run; then the time the second host takes to pick up
+    the leader's work after the first is killed with SIGKILL."""
+    schema, url = postgres_database(postgres)
+    per_run = max(20, math.ceil(args.seconds * 2000 / args.concurrency / 2))
+    env = {**FAST_HASHING, "GUARD_AUTH__KEYS_RELOAD_SECONDS": "1"}
+    print(f"hosts: 2 guard serve processes, 1 worker each, own GUARD_HOME, one PostgreSQL schema ({schema})")
+    print(f"load: {args.concurrency} concurrent keep-alive clients, {args.seconds:g} s per run")
+    try:
+        with guard_server(workers=1, database_url=url, **env) as (a_base, a_home):
+            master_key = (a_home / "keys" / "master.key").read_text().strip()
+            with guard_server(workers=1, database_url=url, GUARD_MASTER_KEY=master_key, **env) as (
+                b_base,
+                _b,
+            ):
+                fixture = set_up(a_base, people=args.concurrency, documents=per_run * 2, exporters=0)
+                tokens, ids = fixture.readers, fixture.documents
+
+                def asking(run: int, *, offset: int = 0):  # type: ignore[no-untyped-def]
+                    def ask(worker: int, n: int) -> tuple[str, str, dict[str, str], bytes]:
+                        body = {
+                            "document_id": ids[run * per_run + n % per_run],
+                            "action": "view",
+                            "reason": REASON,
+                        }
+                        return post_json("/access-requests", body, tokens[offset + worker])
+
+                    return ask
+
+                for base in (a_base, b_base):
+                    load(base, get("/healthz"), concurrency=4, seconds=1)  # warm up
+                before = decisions_in(url)
+                one = load(a_base, asking(0), concurrency=args.concurrency, seconds=args.seconds)
+                one_granted = (decisions_in(url) - before)[("granted", "public")]
+                half = args.concurrency // 2
+                results: dict[str, LoadResult] = {}
+
+                def through(name: str, base: str, offset: int) -> None:
+                    results[name] = load(
+                        base, asking(1, offset=offset), concurrency=half, seconds=args.seconds
+                    )
+
+                before = decisions_in(url)
+                threads = [
+                    threading.Thread(target=through, args=("a", a_base, 0)),
+                    threading.Thread(target=through, args=("b", b_base, half)),
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                two_granted = (decisions_in(url) - before)[("granted", "public")]
+                one_rate = one_granted / one.seconds
+                two_rate = two_granted / max(r.seconds for r in results.values())
+                print(one.line("one host  (A)"), f" granted/s {one_rate:.0f}")
+                print(results["a"].line("two hosts (A half)"))
+                print(results["b"].line("two hosts (B half)"))
+                print(f"  granted decisions/s: two hosts {two_rate:.0f}, one host {one_rate:.0f}")
+                print(
+                    f"  ratio two hosts : one host = {two_rate / one_rate:.2f} (both hosts share these cores)"
+                )
+                takeover = leader_takeover(a_base, url=url, schema=schema)
+                print(
+                    f"  leader work taken over by host B {takeover:.2f} s after host A was killed (SIGKILL)"
+                )
+    finally:
+        drop_postgres_schema(postgres, schema)
+
+
+def leader_takeover(leader_base: str, *, url: str, schema: str) -> float:
+    """Kill the leading host and time until another holds the leader lock (guard.leader)."""
+    key = zlib.crc32(f"guard-leader:{schema}".encode())
+    engine = create_engine(url)
+    held = text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :k")
+
+    def holder() -> int | None:
+        with engine.connect() as connection:
+            found = connection.execute(held, {"k": key}).scalar()
+        return int(found) if found is not None else None
+
+    first = holder()
+    leader_pid = int(httpx.get(f"{leader_base}/healthz", timeout=5).json()["worker"])
+    os.kill(leader_pid, signal.SIGKILL)
+    killed = time.perf_counter()
+    while True:
+        now = holder()
+        if now is not None and now != first:
+            elapsed = time.perf_counter() - killed
+            engine.dispose()
+            return elapsed
+        if time.perf_counter() - killed > 120:
+            engine.dispose()
+            raise RuntimeError("no host took over the leader's work within 120 s")
+        time.sleep(0.02)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,8 +344,21 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL (default: SQLite in a temp home)"
     )
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: two hosts on one PostgreSQL (--database-url or GUARD_BENCH_POSTGRES_URL) against one",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    if args.hosts == 2:
+        postgres = args.database_url or os.environ.get("GUARD_BENCH_POSTGRES_URL")
+        if not postgres:
+            parser.error("--hosts 2 needs PostgreSQL: --database-url or GUARD_BENCH_POSTGRES_URL")
+        bench_hosts(args, postgres=postgres)
+        return
     bench(args, workers=args.workers, database_url=args.database_url)
     postgres = os.environ.get("GUARD_BENCH_POSTGRES_URL")
     if postgres and not args.database_url:
