@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from guard.audit.log import record
 from guard.cli import audit, demo, hr, report, rules, users, vault
@@ -94,6 +96,12 @@ def init(
         typer.echo(f"change it with POST /me/password or `guard users passwd {admin_username}`")
 
 
+def _record_key_event(
+    action: str, *, session: Session, target: str, payload: dict[str, str], at: datetime
+) -> None:
+    record(session=session, actor=CLI_ACTOR, action=action, target=target, payload=payload, ts=at)
+
+
 def _ensure_keys(cfg: Settings, db: Database) -> list[str]:
     now = make_clock(cfg.clock_file).now()
     with unit_of_work(db) as session:
@@ -101,13 +109,8 @@ def _ensure_keys(cfg: Settings, db: Database) -> list[str]:
             session=session, keys_dir=cfg.keys_path, override=master_key_override(cfg), now=now
         )
         for what in created:
-            record(
-                session=session,
-                actor=CLI_ACTOR,
-                action="keys.create",
-                target="keys",
-                payload={"created": what},
-                ts=now,
+            _record_key_event(
+                "keys.create", session=session, target="keys", payload={"created": what}, at=now
             )
     return created
 
@@ -165,13 +168,8 @@ def rotate(purpose: str = typer.Argument("jwt", help="jwt or audit")) -> None:
                 purpose=purpose,  # type: ignore[arg-type]
                 now=now,
             )
-            record(
-                session=session,
-                actor=CLI_ACTOR,
-                action="keys.rotate",
-                target=f"keys:{purpose}",
-                payload={"kid": kid},
-                ts=now,
+            _record_key_event(
+                "keys.rotate", session=session, target=f"keys:{purpose}", payload={"kid": kid}, at=now
             )
     finally:
         rt.close()
@@ -190,14 +188,7 @@ def retire(
         now = rt.clock.now()
         with unit_of_work(rt.db) as session:
             key_store.retire(session=session, kid=kid, now=now)
-            record(
-                session=session,
-                actor=CLI_ACTOR,
-                action="keys.retire",
-                target="keys:jwt",
-                payload={"kid": kid},
-                ts=now,
-            )
+            _record_key_event("keys.retire", session=session, target="keys:jwt", payload={"kid": kid}, at=now)
     finally:
         rt.close()
     typer.echo(f"retired {kid}: tokens it signed are refused from now on, on every host")

@@ -92,10 +92,7 @@ def _add(
     return kid
 
 
-def rotate(*, session: Session, master_key: bytes, purpose: Purpose, now: datetime) -> str:
-    """A new active signing key for `purpose`; older keys stay for verification. Refused when this master
-    key does not open the keys already there (a new key under another master key would split the set)."""
-    load_keyring(session=session, master_key=master_key)
+def _add_new(*, session: Session, master_key: bytes, purpose: Purpose, now: datetime) -> str:
     return _add(
         session=session,
         master_key=master_key,
@@ -104,6 +101,13 @@ def rotate(*, session: Session, master_key: bytes, purpose: Purpose, now: dateti
         private=Ed25519PrivateKey.generate(),
         now=now,
     )
+
+
+def rotate(*, session: Session, master_key: bytes, purpose: Purpose, now: datetime) -> str:
+    """A new active signing key for `purpose`; older keys stay for verification. Refused when this master
+    key does not open the keys already there (a new key under another master key would split the set)."""
+    load_keyring(session=session, master_key=master_key)
+    return _add_new(session=session, master_key=master_key, purpose=purpose, now=now)
 
 
 def retire(*, session: Session, kid: str, now: datetime) -> None:
@@ -153,14 +157,7 @@ def create_missing(
         if imported:
             created.append(f"{purpose} signing keys {', '.join(imported)} (moved from {folder})")
             continue
-        kid = _add(
-            session=session,
-            master_key=master_key,
-            purpose=purpose,
-            kid=_new_kid(purpose, now),
-            private=Ed25519PrivateKey.generate(),
-            now=now,
-        )
+        kid = _add_new(session=session, master_key=master_key, purpose=purpose, now=now)
         created.append(f"{purpose} signing key {kid}")
     return created
 
