@@ -14,7 +14,7 @@ from guard.auth.background import keys_job
 from guard.background import BackgroundRunner, Job
 from guard.detection.background import detection_job, policy_watcher
 from guard.hr.background import inbox_watcher, sweep_job
-from guard.leader import LeaderLock
+from guard.leader import leader_lock
 from guard.notifications import service as notifications
 from guard.runtime import Runtime
 
@@ -66,5 +66,5 @@ def build_watchers(runtime: Runtime) -> list[Daemon]:
 
 
 def build_daemons(runtime: Runtime) -> list[Daemon]:
-    leader = LeaderLock(engine=runtime.db.engine, home=runtime.settings.home)
+    leader = leader_lock(runtime)
     return [BackgroundRunner(jobs=build_jobs(runtime), leader=leader), *build_watchers(runtime)]

@@ -1,7 +1,9 @@
 """Leadership for background work that must run in one worker at a time (sweeps, detection, checkpoints).
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection, so it works across hosts and is
-released by the server if the holder dies. SQLite (one host by nature): an exclusive `flock` on a file in
+released by the server if the holder dies. A holder that vanishes without closing its connection (power
+lost, network cut) is noticed through TCP keepalives set on that session: the server ends it, and frees the
+lock, within `leader_lost_after_seconds`. SQLite (one host by nature): an exclusive `flock` on a file in
 GUARD_HOME, released by the kernel when the process exits.
 """
 
@@ -11,19 +13,25 @@ import fcntl
 import os
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
 
+if TYPE_CHECKING:
+    from guard.runtime import Runtime
+
 
 class LeaderLock:
-    def __init__(self, *, engine: Engine, home: Path, name: str = "guard-leader") -> None:
+    def __init__(
+        self, *, engine: Engine, home: Path, name: str = "guard-leader", lost_after_seconds: int = 30
+    ) -> None:
         self._engine = engine
         self._path = home / f".{name}.lock"
         self._name = name
         self._key = 0
         self._file: IO[str] | None = None
         self._connection: Connection | None = None
+        self._lost_after = lost_after_seconds
 
     @property
     def held(self) -> bool:
@@ -41,6 +49,7 @@ class LeaderLock:
             self._key = zlib.crc32(f"{self._name}:{schema}".encode())
             got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar())
             if got:
+                self._notice_loss_within(connection)
                 self._connection = connection
             else:
                 connection.close()
@@ -58,6 +67,19 @@ class LeaderLock:
         handle.flush()
         self._file = handle
         return True
+
+    def _notice_loss_within(self, connection: Connection) -> None:
+        """Server-side keepalives on the lock's session: probes start after a third of the bound and four
+        unanswered ones end it, so a vanished holder loses the lock within about `lost_after_seconds`."""
+        lost = int(self._lost_after)
+        idle, interval = max(1, lost // 3), max(1, lost // 6)
+        for statement in (
+            f"SET tcp_keepalives_idle = {idle}",
+            f"SET tcp_keepalives_interval = {interval}",
+            "SET tcp_keepalives_count = 4",
+            f"SET tcp_user_timeout = {lost * 1000}",  # unacknowledged data: the same bound
+        ):
+            connection.execute(text(statement))
 
     def still_held(self) -> bool:
         """For PostgreSQL, check the connection that holds the lock is alive; drop leadership if not."""
@@ -81,3 +103,13 @@ class LeaderLock:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+def leader_lock(runtime: Runtime, name: str = "guard-leader") -> LeaderLock:
+    """The lock for one kind of leader work, on this deployment's database (or home, on SQLite)."""
+    return LeaderLock(
+        engine=runtime.db.engine,
+        home=runtime.settings.home,
+        name=name,
+        lost_after_seconds=runtime.settings.leader_lost_after_seconds,
+    )

@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     # Unset: database on PostgreSQL, filesystem on SQLite.
     vault_store: Literal["filesystem", "database", "s3"] | None = None
     hr_inbox_dir: Path | None = None
+    # How long the leader host may be gone (power lost, network cut) before another host takes its work over.
+    leader_lost_after_seconds: int = Field(30, ge=3, le=3600)
     clock_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True

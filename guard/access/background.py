@@ -7,7 +7,7 @@ import zlib
 from guard.access.approvals import expire_overdue
 from guard.background import Job
 from guard.db import transaction
-from guard.leader import LeaderLock
+from guard.leader import leader_lock
 from guard.runtime import Runtime
 from guard.vault.watch import VaultWatcher
 
@@ -25,5 +25,5 @@ def vault_watcher(runtime: Runtime) -> VaultWatcher | None:
         return None
     # One watcher per vault directory, whichever database or host the workers share.
     name = f"guard-vault-watch-{zlib.crc32(str(runtime.vault.root.resolve()).encode()):08x}"
-    leader = LeaderLock(engine=runtime.db.engine, home=runtime.settings.home, name=name)
+    leader = leader_lock(runtime, name)
     return VaultWatcher(vault=runtime.vault, db=runtime.db, clock=runtime.clock, leader=leader)

@@ -3,6 +3,7 @@ folder but the HR inbox: what one host does, the other sees."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -14,12 +15,14 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from guard.audit.models import AuditCheckpoint
+from guard.audit.models import AuditCheckpoint, AuditEntry
 from guard.runtime import Runtime, build_runtime
+from tests.audit.receivers import Received, Webhook
 from tests.broker.helpers import Broker
 from tests.broker.test_access import audit
+from tests.detection.helpers import alerts
 from tests.support.databases import give_master_key
-from tests.support.live import killable_server, run_guard
+from tests.support.live import free_port, killable_server, run_guard
 from tests.support.people import People, Person
 from tests.support.settings import guard_settings
 
@@ -169,24 +172,55 @@ def checkpoints(office: Runtime) -> int:
 def test_when_the_leader_is_killed_the_other_host_takes_over_its_work(
     tmp_path: Path, postgres_url: str, office: Runtime, shared_inbox: Path
 ) -> None:
-    inbox = {"GUARD_HR_INBOX_DIR": str(shared_inbox), **FAST}
+    received = Received()
+    siem_port = free_port()
+    siem = Webhook(siem_port, received, [])
+    forwarder = [{"name": "soc", "kind": "webhook", "url": f"http://127.0.0.1:{siem_port}/guard"}]
+    shared = {
+        "GUARD_HR_INBOX_DIR": str(shared_inbox),
+        "GUARD_AUDIT__FORWARDERS": json.dumps(forwarder),
+        **FAST,
+    }
     a_home, b_home = host_home(tmp_path, "a"), host_home(tmp_path, "b")
-    with killable_server(a_home, postgres_url, **inbox) as (a_base, kill_a):
-        a_client, people = people_on(a_base, office)
-        for name in ("ann", "cat"):
-            people.add(name, login=False)
-        drop(shared_inbox, "first.csv", resignation("ann@example.com"))
-        wait_for(lambda: lifecycle(a_client, people, "ann") == "notice", "host A, the leader, to apply it")
-        with killable_server(b_home, postgres_url, **inbox) as (b_base, _kill_b):
-            b_client = httpx.Client(base_url=b_base, timeout=30)
-            before = checkpoints(office)
-            kill_a()  # SIGKILL: no goodbye, the leader's database session simply ends
-            people.client = b_client  # type: ignore[assignment]
-            drop(shared_inbox, "second.csv", resignation("cat@example.com"))
-            wait_for(lambda: lifecycle(b_client, people, "cat") == "notice", "host B to take the inbox over")
-            for _ in range(4):  # new entries: the checkpoint job must now run on host B
-                people.login("cat")
-            wait_for(lambda: checkpoints(office) > before, "host B to sign checkpoints")
+    try:
+        with killable_server(a_home, postgres_url, **shared) as (a_base, kill_a):
+            a_client, people = people_on(a_base, office)
+            on_a = Broker(a_client, people)
+            security = on_a.person("sec", "security")
+            ann, cat = on_a.person("ann"), on_a.person("cat")
+            decoy = on_a.upload(on_a.customer(ann), by=security, honeytoken="true")
+            drop(shared_inbox, "first.csv", resignation("ann@example.com"))
+            wait_for(
+                lambda: lifecycle(a_client, people, "ann") == "notice", "host A, the leader, to apply it"
+            )
+            with killable_server(b_home, postgres_url, **shared) as (b_base, _kill_b):
+                b_client = httpx.Client(base_url=b_base, timeout=30)
+                on_b = Broker(b_client, people)
+                before = checkpoints(office)
+                on_a.ask_response(ann, decoy)  # just before the crash: A may or may not get to judge it
+                kill_a()  # SIGKILL: no goodbye, the leader's database session simply ends
+                people.client = b_client  # type: ignore[assignment]
+                drop(shared_inbox, "second.csv", resignation("cat@example.com"))
+                wait_for(
+                    lambda: lifecycle(b_client, people, "cat") == "notice", "host B to take the inbox over"
+                )
+                on_b.ask_response(cat, decoy)
+                wait_for(lambda: len(alerts(office, rule="honeytoken")) >= 2, "host B to judge both looks")
+                wait_for(lambda: checkpoints(office) > before, "host B to sign checkpoints")
+                head = office_head(office)
+                wait_for(lambda: set(received.seqs) >= set(range(1, head + 1)), "host B to forward the rest")
+    finally:
+        siem.stop()
     processed = sorted(p.name.split("-", 1)[1] for p in (shared_inbox / "processed").glob("*.csv"))
     assert processed == ["first.csv", "second.csv"]  # each file applied once, none left behind
     assert sorted(e["target"] for e in audit(office, "hr.resignation")) == ["user:ann", "user:cat"]
+    assert sorted(a.username for a in alerts(office, rule="honeytoken")) == [
+        "ann",
+        "cat",
+    ]  # none lost or doubled
+    assert received.seqs[: len(set(received.seqs))] == sorted(set(received.seqs))  # in order, none skipped
+
+
+def office_head(office: Runtime) -> int:
+    with office.db.read() as session:
+        return int(session.scalar(select(func.max(AuditEntry.seq))) or 0)

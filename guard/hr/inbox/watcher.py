@@ -42,7 +42,7 @@ from watchdog.observers.api import BaseObserver
 from guard.errors import Unavailable
 from guard.hr.inbox.importer import ImportOutcome, import_bytes
 from guard.hr.inbox.parse import RowError
-from guard.leader import LeaderLock
+from guard.leader import LeaderLock, leader_lock
 from guard.runtime import Runtime
 
 log = logging.getLogger("guard.hr.inbox")
@@ -154,9 +154,7 @@ class InboxWatcher:
 
     def _is_leader(self) -> bool:
         if self._leader is None:
-            self._leader = LeaderLock(
-                engine=self.runtime.db.engine, home=self.runtime.settings.home, name=self._leader_name()
-            )
+            self._leader = leader_lock(self.runtime, self._leader_name())
         return self._leader.still_held() or self._leader.try_acquire()
 
     def _leader_name(self) -> str:
