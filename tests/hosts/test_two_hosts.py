@@ -176,8 +176,11 @@ def test_when_the_leader_is_killed_the_other_host_takes_over_its_work(
     siem_port = free_port()
     siem = Webhook(siem_port, received, [])
     forwarder = [{"name": "soc", "kind": "webhook", "url": f"http://127.0.0.1:{siem_port}/guard"}]
+    clock_file = tmp_path / "clock-offset"  # lets the test move both hosts to after the last working day
     shared = {
         "GUARD_HR_INBOX_DIR": str(shared_inbox),
+        "GUARD_CLOCK_FILE": str(clock_file),
+        "GUARD_HR__SWEEP_SECONDS": "0.5",
         "GUARD_AUDIT__FORWARDERS": json.dumps(forwarder),
         **FAST,
     }
@@ -209,6 +212,11 @@ def test_when_the_leader_is_killed_the_other_host_takes_over_its_work(
                 wait_for(lambda: checkpoints(office) > before, "host B to sign checkpoints")
                 head = office_head(office)
                 wait_for(lambda: set(received.seqs) >= set(range(1, head + 1)), "host B to forward the rest")
+                clock_file.write_text(str(31 * 24 * 3600))  # past both last working days
+                wait_for(
+                    lambda: [lifecycle(b_client, people, n) for n in ("ann", "cat")] == ["departed"] * 2,
+                    "host B's sweeper to apply the departures",
+                )
     finally:
         siem.stop()
     processed = sorted(p.name.split("-", 1)[1] for p in (shared_inbox / "processed").glob("*.csv"))
