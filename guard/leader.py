@@ -10,7 +10,9 @@ GUARD_HOME, released by the kernel when the process exits.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import socket
 import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -19,6 +21,9 @@ from sqlalchemy import Connection, Engine, text
 
 if TYPE_CHECKING:
     from guard.runtime import Runtime
+
+
+log = logging.getLogger("guard.leader")
 
 
 class LeaderLock:
@@ -51,6 +56,7 @@ class LeaderLock:
             if got:
                 self._notice_loss_within(connection)
                 self._connection = connection
+                self._announce()
             else:
                 connection.close()
             return got
@@ -66,7 +72,15 @@ class LeaderLock:
         handle.write(str(os.getpid()))
         handle.flush()
         self._file = handle
+        self._announce()
         return True
+
+    def _announce(self) -> None:
+        # Which host leads is otherwise visible only in pg_locks: say it where operators look.
+        log.info(
+            "this process now leads",
+            extra={"lock": self._name, "host": socket.gethostname(), "pid": os.getpid()},
+        )
 
     def _notice_loss_within(self, connection: Connection) -> None:
         """Server-side keepalives on the lock's session: probes start after a third of the bound and four
@@ -87,6 +101,7 @@ class LeaderLock:
             try:
                 self._connection.execute(text("SELECT 1"))
             except Exception:
+                log.warning("lost the leader lock with its connection", extra={"lock": self._name})
                 self.release()
                 return False
         return self.held

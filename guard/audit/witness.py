@@ -62,7 +62,7 @@ class S3Witness:
         self._client = client
         self._bucket = bucket
         self._prefix = prefix
-        self.description = f"the witness objects s3://{bucket}/{prefix}"
+        self.description = f"the witness in s3://{bucket}/{prefix}"
 
     def _key(self, line: bytes) -> str:
         size = int(orjson.loads(line)["size"])

@@ -31,7 +31,7 @@ from guard.auth.throttle import (
     keys_for,
     refresh_key,
 )
-from guard.auth.tokens import AccessClaims, TokenCodec
+from guard.auth.tokens import UNTRUSTED_KEY, AccessClaims, TokenCodec
 from guard.db import new_id
 from guard.errors import Unauthenticated
 from guard.keys.models import SigningKeyRecord
@@ -436,7 +436,7 @@ def _bearer_principal(*, session: Session, claims: AccessClaims, now: datetime) 
     user_id, username, roles, status, access_ends_at, token_version, must_change, revoked_jti, ended = row[:9]
     key_known, key_retired = row[9:]
     if key_known is None or key_retired is not None:
-        raise Unauthenticated("the access token was signed by a key that is no longer trusted")
+        raise Unauthenticated(UNTRUSTED_KEY)
     if revoked_jti is not None:
         raise Unauthenticated("this access token was logged out")
     if ended is not None:

@@ -17,6 +17,7 @@ from guard.errors import Unauthenticated
 from guard.keys import SigningKey
 
 ALGORITHM = "EdDSA"
+UNTRUSTED_KEY = "the access token was signed by a key that is not trusted (retired or unknown)"
 REQUIRED_CLAIMS = ["sub", "iat", "exp", "aud", "iss", "jti", "ver"]
 
 
@@ -102,7 +103,7 @@ class TokenCodec:
             self.on_unknown_key()
             claims = self._verified(token)
         if claims.kid not in self._public:  # retired since it was verified
-            raise Unauthenticated("the access token was signed by a key that is no longer trusted")
+            raise Unauthenticated(UNTRUSTED_KEY)
         if claims.exp.timestamp() + self.leeway.total_seconds() < now.timestamp():
             raise Unauthenticated("the access token has expired; refresh it or log in again")
         return claims
@@ -119,7 +120,7 @@ class TokenCodec:
         kid = kid if isinstance(kid, str) else ""
         key = self._public.get(kid)
         if key is None:
-            raise UnknownSigningKey("the access token was signed by an unknown key")
+            raise UnknownSigningKey(UNTRUSTED_KEY)
         if header.get("alg") != ALGORITHM:
             raise Unauthenticated("the access token uses an algorithm that is not accepted")
         try:

@@ -62,16 +62,19 @@ def init(
     further host of one Guard: given the first host's master key, it finds the keys and creates nothing."""
     cfg = settings()
     cfg.home.mkdir(parents=True, exist_ok=True)
-    for folder in (cfg.vault_path, cfg.hr_inbox_path):
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     db = open_db(cfg)
     try:
         upgrade(db.engine)
         typer.echo(f"database ready at {db.engine.url.render_as_string(hide_password=True)}")
-        for created in _ensure_keys(cfg, db):
-            typer.echo(f"created {created}")
+        created = _ensure_keys(cfg, db)
     finally:
         db.dispose()
+    for what in created:
+        typer.echo(f"created {what}")
+    if not created:
+        typer.echo("found this Guard's signing keys in the database; this host's master key opens them")
+    for folder in (cfg.vault_path, cfg.hr_inbox_path):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     rt = build_runtime(cfg)
     with unit_of_work(rt.db) as session:
         admins = [u for u in session.scalars(select(User)) if "admin" in u.roles]
@@ -137,6 +140,12 @@ def serve(
     if master_key != OK:  # the wrong key would fail every document: refuse to start instead
         runtime.close()
         raise ConfigError(f"refusing to start: {master_key}")
+    if not runtime.db.is_sqlite and cfg.audit.witness == "file" and cfg.audit.witness_path is None:
+        typer.echo(
+            f"note: the audit witness is {cfg.witness_path}, on this host only; with several hosts set "
+            "GUARD_AUDIT__WITNESS=s3 or put GUARD_AUDIT__WITNESS_PATH on a mount they share",
+            err=True,
+        )
     if workers > 1 and runtime.db.is_sqlite:
         typer.echo(
             "note: several workers on SQLite serialise every write; PostgreSQL scales better", err=True
@@ -192,6 +201,20 @@ def retire(
     finally:
         rt.close()
     typer.echo(f"retired {kid}: tokens it signed are refused from now on, on every host")
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Every signing key: its id (what `guard keys retire` takes), purpose, when it was made, and whether it
+    signs (active), only verifies, or is retired."""
+    rt = runtime()
+    try:
+        with rt.db.read() as session:
+            listed = key_store.list_keys(session=session)
+    finally:
+        rt.close()
+    for key in listed:
+        typer.echo(f"{key.kid}  {key.purpose:<5}  {key.created_at:%Y-%m-%d %H:%M}  {key.state}")
 
 
 @keys_app.command("export-public")

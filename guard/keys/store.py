@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -132,6 +133,29 @@ def _active_id(*, session: Session, purpose: Purpose) -> int | None:
         .order_by(SigningKeyRecord.id.desc())
         .limit(1)
     ).first()
+
+
+@dataclass(frozen=True)
+class KeyListing:
+    kid: str
+    purpose: str
+    created_at: datetime
+    state: str  # active (signs), verifies (an older key), retired (a JWT key that verifies nothing)
+
+
+def list_keys(*, session: Session) -> list[KeyListing]:
+    """Every signing key, newest first within each purpose (`guard keys list`)."""
+    records = session.scalars(
+        select(SigningKeyRecord).order_by(SigningKeyRecord.purpose, SigningKeyRecord.id.desc())
+    ).all()
+    listed, seen = [], set()
+    for record in records:
+        state = "retired" if record.retired_at is not None else "verifies"
+        if record.purpose not in seen:
+            state = "active"
+            seen.add(record.purpose)
+        listed.append(KeyListing(record.kid, record.purpose, record.created_at, state))
+    return listed
 
 
 def has_signing_keys(*, session: Session) -> bool:

@@ -77,5 +77,5 @@ def test_a_witness_object_removed_behind_guards_back_is_damage(bucket: object, w
     bucket.delete_object(Bucket=S3_BUCKET, Key=kept(bucket)[0])  # type: ignore[attr-defined]
     report = verify(witnessed)
     assert (report.ok, report.problem) == (False, "truncated")
-    assert "the witness objects s3://guard-documents/guard/witness/guard-audit/" in (report.detail or "")
+    assert "the witness in s3://guard-documents/guard/witness/guard-audit/" in (report.detail or "")
     assert "was shortened or replaced" in (report.detail or "")

@@ -169,6 +169,12 @@ def test_key_files_of_an_earlier_release_move_into_the_database(tmp_path: Path, 
         assert (
             jwt.get_unverified_header(login.json()["access_token"])["kid"] == kids[1]
         )  # still the active one
+    listed = {
+        line.split()[0]: line.split()[-1]
+        for line in guard(home, bare_db_url, "keys", "list").stdout.splitlines()
+    }
+    assert (listed[kids[1]], listed[kids[0]]) == ("active", "retired")
+    assert sorted(listed.values()) == ["active", "active", "retired"]  # and the new audit key
     retire_again = guard(home, bare_db_url, "keys", "retire", kids[0])
     assert retire_again.returncode == 2
     assert "already retired" in retire_again.stderr
