@@ -63,6 +63,9 @@ class S3Witness:
         self._bucket = bucket
         self._prefix = prefix
         self.description = f"the witness in s3://{bucket}/{prefix}"
+        # The newest object seen and its content: `last()` runs before every checkpoint poll, and keys sort
+        # in checkpoint order, so only objects after this one need listing.
+        self._newest: tuple[str, bytes] | None = None
 
     def _key(self, line: bytes) -> str:
         size = int(orjson.loads(line)["size"])
@@ -72,22 +75,22 @@ class S3Witness:
     def append(self, line: bytes) -> None:
         from guard.s3 import S3Errors, unreachable
 
+        key, body = self._key(line), line.strip()
         try:
-            self._client.put_object(
-                Bucket=self._bucket, Key=self._key(line), Body=line.rstrip(b"\n"), IfNoneMatch="*"
-            )
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=body, IfNoneMatch="*")
         except S3Errors as exc:
-            if "PreconditionFailed" in str(exc):  # kept already: a catch-up after a crash
-                return
-            raise unreachable("the witness bucket", exc) from exc
+            if "PreconditionFailed" not in str(exc):  # otherwise kept already: a catch-up after a crash
+                raise unreachable("the witness bucket", exc) from exc
+        if self._newest is None or key > self._newest[0]:
+            self._newest = (key, body)
 
-    def _keys(self) -> list[str]:
+    def _keys(self, *, after: str | None = None) -> list[str]:
         from guard.s3 import S3Errors, unreachable
 
         keys: list[str] = []
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self._bucket, Prefix=self._prefix
+                Bucket=self._bucket, Prefix=self._prefix, StartAfter=after or ""
             ):
                 keys.extend(item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(".json"))
         except S3Errors as exc:
@@ -107,8 +110,10 @@ class S3Witness:
             yield number, self._get(key)
 
     def last(self) -> bytes | None:
-        keys = self._keys()
-        return self._get(keys[-1]) if keys else None
+        newer = self._keys(after=self._newest[0] if self._newest else None)
+        if newer:
+            self._newest = (newer[-1], self._get(newer[-1]))
+        return self._newest[1] if self._newest else None
 
     def exists(self) -> bool:
         return bool(self._keys())

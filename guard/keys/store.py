@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -205,7 +205,6 @@ def _import_files(
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(private, Ed25519PrivateKey):
             raise ConfigError(f"{path} is not an Ed25519 private key")
-        moment = now - timedelta(microseconds=1) if kid != active else now
         imported.append(
             _add(
                 session=session,
@@ -213,7 +212,7 @@ def _import_files(
                 purpose=purpose,
                 kid=kid,
                 private=private,
-                now=moment,
+                now=now,
                 retired=purpose == "jwt" and kid in retired and kid != active,
             )
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import Engine
 
@@ -46,6 +47,7 @@ def test_checkpoints_are_kept_as_objects_and_a_rewrite_is_caught_from_another_ho
     ]
     assert all(key.startswith("guard/witness/guard-audit/") for key in keys)
     assert not witnessed.settings.witness_path.exists()  # nothing on this host's disk
+    assert orjson.loads(witnessed.witness.last() or b"{}") == second.as_json()  # what catch-up starts from
     assert verify(witnessed).ok
 
     other_host = tmp_path / "other-host"

@@ -4,9 +4,7 @@ folder but the HR inbox: what one host does, the other sees."""
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from tests.audit.receivers import Received, Webhook
 from tests.broker.helpers import Broker
 from tests.broker.test_access import audit
 from tests.detection.helpers import alerts
+from tests.hr.test_inbox import drop, wait_for
 from tests.support.databases import give_master_key
 from tests.support.live import free_port, killable_server, run_guard
 from tests.support.people import People, Person
@@ -32,14 +31,6 @@ FAST = {
     "GUARD_HR__INBOX_SETTLE_SECONDS": "0.2",
     "GUARD_AUDIT__CHECKPOINT_EVERY_ENTRIES": "3",
 }
-
-
-def wait_for(check: Callable[[], object], what: str, timeout: float = 45) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -150,12 +141,6 @@ def resignation(email: str) -> str:
         "EmailAddress,ResignationDate,LastWorkingDate,EventType,Successor,EmployeeId\n"
         f"{email},{today},{today + timedelta(days=30)},Resignation,,\n"
     )
-
-
-def drop(inbox: Path, name: str, content: str) -> None:
-    staging = inbox.parent / f"staging-{name}"
-    staging.write_text(content)
-    os.replace(staging, inbox / name)
 
 
 def lifecycle(client: httpx.Client, people: People, username: str) -> str:
